@@ -1,0 +1,41 @@
+"""minicnn: a NumPy-from-scratch deep-learning framework for learning attention in computer vision.
+
+Layers of the package (see docs/architecture.md):
+
+    backend  ->  tensor + autograd  ->  ops (functional)  ->  nn  ->  models  ->  train / data / metrics
+"""
+from . import backend
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .backend import get_array_module, get_backend, set_backend
+from .random import manual_seed
+from .tensor import Tensor, tensor
+from .ops import *  # noqa: F401,F403  (torch-style tensor functions: minicnn.exp, minicnn.cat, ...)
+from . import functional, init, nn, optim
+from .serialization import load, save
+
+__version__ = "0.1.0"
+
+float32 = "float32"
+float64 = "float64"
+int64 = "int64"
+
+
+def zeros(*shape, dtype=None, requires_grad=False):
+    import numpy as np
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return tensor(np.zeros(shape, dtype=dtype or np.float32), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False):
+    import numpy as np
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return tensor(np.ones(shape, dtype=dtype or np.float32), requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad=False):
+    """Standard normal samples from the seeded generator (see manual_seed)."""
+    import numpy as np
+    from .random import generator
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return tensor(generator().standard_normal(shape).astype(dtype or np.float32),
+                  requires_grad=requires_grad)

@@ -1,0 +1,2 @@
+"""Attention modules (issue 4)."""
+__all__ = []

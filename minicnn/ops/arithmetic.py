@@ -1,0 +1,130 @@
+"""Elementwise arithmetic: + - * / neg pow, with broadcasting.
+
+Each backward first computes the gradient at the broadcast (output) shape and
+then sums it back to each input's shape with
+:func:`~minicnn.autograd.unbroadcast`. A Python number may stand on either
+side of an operator; it gets no gradient.
+"""
+from ..autograd import Function, unbroadcast
+from ..backend import get_array_module
+from ..tensor import Tensor
+
+
+def _shape(x):
+    """The shape of an array input, or None for a Python number."""
+    return getattr(x, "shape", None)
+
+
+def _reduce(grad, shape):
+    """Sum a broadcast gradient back to an input's shape (None for a number)."""
+    return None if shape is None else unbroadcast(grad, shape)
+
+
+class Add(Function):
+    """z = a + b.   dL/da = dL/dz,  dL/db = dL/dz  (each summed over its broadcast axes)."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = _shape(a), _shape(b)
+        return a + b
+
+    def backward(self, grad):
+        return _reduce(grad, self.a_shape), _reduce(grad, self.b_shape)
+
+
+class Sub(Function):
+    """z = a - b.   dL/da = dL/dz,  dL/db = -dL/dz."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = _shape(a), _shape(b)
+        return a - b
+
+    def backward(self, grad):
+        return _reduce(grad, self.a_shape), _reduce(-grad, self.b_shape)
+
+
+class Mul(Function):
+    """z = a * b.   dL/da = dL/dz * b,  dL/db = dL/dz * a."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        grad_a = _reduce(grad * self.b, _shape(self.a)) if need_a else None
+        grad_b = _reduce(grad * self.a, _shape(self.b)) if need_b else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """z = a / b.   dL/da = dL/dz / b,  dL/db = -dL/dz * a / b^2."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        grad_a = _reduce(grad / self.b, _shape(self.a)) if need_a else None
+        grad_b = _reduce(-grad * self.a / (self.b * self.b), _shape(self.b)) if need_b else None
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """z = -a.   dL/da = -dL/dz."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class Pow(Function):
+    """z = a ** b.   dL/da = dL/dz * b * a^(b-1),  dL/db = dL/dz * z * log(a)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.z = a ** b
+        return self.z
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        grad_a = _reduce(grad * self.b * self.a ** (self.b - 1), _shape(self.a)) if need_a else None
+        grad_b = None
+        if need_b:
+            xp = get_array_module(self.z)
+            grad_b = _reduce(grad * self.z * xp.log(self.a), _shape(self.b))
+        return grad_a, grad_b
+
+
+def as_operand(x):
+    """A raw array beside a Tensor becomes a constant Tensor on *its own* backend (so that mixing
+    a NumPy array with a GPU tensor is caught); numbers stay numbers."""
+    if isinstance(x, Tensor) or not hasattr(x, "shape"):
+        return x
+    return Tensor._from_op(x)
+
+
+def add(a, b):
+    return Add.apply(as_operand(a), as_operand(b))
+
+
+def sub(a, b):
+    return Sub.apply(as_operand(a), as_operand(b))
+
+
+def mul(a, b):
+    return Mul.apply(as_operand(a), as_operand(b))
+
+
+def div(a, b):
+    return Div.apply(as_operand(a), as_operand(b))
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    return Pow.apply(as_operand(a), as_operand(b))

@@ -1,0 +1,179 @@
+"""Reductions along ``dim`` (with ``keepdim``): sum mean var max min amax amin argmax.
+
+The backward of a reduction *broadcasts* the upstream gradient back over the
+reduced axes: first restore them as size-1 axes (``keepdim``), then let
+broadcasting spread the gradient.
+"""
+import builtins
+import math
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+
+
+def normalize_dims(dim, ndim):
+    """``dim`` (None, an int or a tuple, negatives allowed) as a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    size = builtins.max(ndim, 1)  # (this module defines its own max)
+    for d in dims:
+        if not -size <= d < size:
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted(d % size for d in dims))
+
+
+def _restore(grad, in_shape, axes, keepdim):
+    """Put the reduced axes back (size 1) so that ``grad`` broadcasts against the input."""
+    if not keepdim:
+        shape = list(in_shape)
+        for a in axes:
+            shape[a] = 1
+        grad = grad.reshape(shape)
+    return grad
+
+
+class Sum(Function):
+    """y = sum_i x_i over the axes.   dy/dx_i = 1: the gradient is copied to every summed entry."""
+
+    def forward(self, x, axes, keepdim):
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad):
+        xp = get_array_module(grad)
+        return xp.broadcast_to(_restore(grad, self.in_shape, self.axes, self.keepdim),
+                               self.in_shape).copy()
+
+
+class Mean(Function):
+    """y = (1/n) sum_i x_i.   dy/dx_i = 1/n."""
+
+    def forward(self, x, axes, keepdim):
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        self.n = math.prod(x.shape[a] for a in axes)
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad):
+        xp = get_array_module(grad)
+        g = _restore(grad, self.in_shape, self.axes, self.keepdim) / self.n
+        return xp.broadcast_to(g, self.in_shape).astype(grad.dtype)
+
+
+class Var(Function):
+    """y = sum_i (x_i - mean)^2 / (n - correction).   dy/dx_i = 2 (x_i - mean) / (n - correction).
+
+    (The mean's own dependence on x_i cancels, since the deviations sum to 0.)
+    """
+
+    def forward(self, x, axes, keepdim, correction):
+        self.axes, self.keepdim, self.in_shape = axes, keepdim, x.shape
+        n = math.prod(x.shape[a] for a in axes)
+        self.centered = x - x.mean(axis=axes, keepdims=True)
+        self.denominator = builtins.max(n - correction, 0)
+        return (self.centered ** 2).sum(axis=axes, keepdims=keepdim) / self.denominator
+
+    def backward(self, grad):
+        g = _restore(grad, self.in_shape, self.axes, self.keepdim)
+        return (2 / self.denominator) * g * self.centered
+
+
+class Extreme(Function):
+    """y = max (or min) over the axes (``amax``/``amin``).
+
+    The gradient goes to the entries equal to the extreme; ties share it evenly, as torch's
+    ``amax`` does.
+    """
+
+    def forward(self, x, axes, keepdim, largest):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
+        hits = (x == y).astype(x.dtype)
+        self.share = hits / hits.sum(axis=axes, keepdims=True)
+        return y if keepdim else xp.squeeze(y, axis=axes)
+
+    def backward(self, grad):
+        return _restore(grad, self.in_shape, self.axes, self.keepdim) * self.share
+
+
+class SelectAlongDim(Function):
+    """y = x at ``indices`` along one axis (``max(dim)``'s values); the gradient is scattered back."""
+
+    def forward(self, x, indices, dim, keepdim):
+        xp = get_array_module(x)
+        self.in_shape, self.dim, self.keepdim = x.shape, dim, keepdim
+        self.indices = xp.expand_dims(indices, dim)
+        y = xp.take_along_axis(x, self.indices, axis=dim)
+        return y if keepdim else xp.squeeze(y, axis=dim)
+
+    def backward(self, grad):
+        xp = get_array_module(grad)
+        g = grad if self.keepdim else xp.expand_dims(grad, self.dim)
+        out = xp.zeros(self.in_shape, dtype=grad.dtype)
+        xp.put_along_axis(out, self.indices, g, axis=self.dim)
+        return out
+
+
+def _dims(x, dim):
+    return normalize_dims(dim, x.ndim)
+
+
+def sum(x, dim=None, keepdim=False):
+    return Sum.apply(x, axes=_dims(x, dim), keepdim=keepdim)
+
+
+def mean(x, dim=None, keepdim=False):
+    return Mean.apply(x, axes=_dims(x, dim), keepdim=keepdim)
+
+
+def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Variance; ``unbiased=True`` (torch's default) divides by n - 1."""
+    if correction is None:
+        correction = 1 if unbiased else 0
+    return Var.apply(x, axes=_dims(x, dim), keepdim=keepdim, correction=correction)
+
+
+def amax(x, dim=None, keepdim=False):
+    return Extreme.apply(x, axes=_dims(x, dim), keepdim=keepdim, largest=True)
+
+
+def amin(x, dim=None, keepdim=False):
+    return Extreme.apply(x, axes=_dims(x, dim), keepdim=keepdim, largest=False)
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the largest entry (of the flattened tensor when ``dim`` is None); no gradient."""
+    data = x.data if isinstance(x, Tensor) else x
+    if dim is None:
+        out = data.reshape(-1).argmax()
+        return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
+    return Tensor._from_op(data.argmax(axis=dim, keepdims=keepdim))
+
+
+def argmin(x, dim=None, keepdim=False):
+    data = x.data if isinstance(x, Tensor) else x
+    if dim is None:
+        out = data.reshape(-1).argmin()
+        return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
+    return Tensor._from_op(data.argmin(axis=dim, keepdims=keepdim))
+
+
+def _max_or_min(x, dim, keepdim, largest):
+    """torch.max / torch.min: without ``dim`` the value; with ``dim`` the pair (values, indices)."""
+    if dim is None:
+        return amax(x) if largest else amin(x)
+    dim = _dims(x, dim)[0]
+    indices = (argmax if largest else argmin)(x, dim).data
+    values = SelectAlongDim.apply(x, indices=indices, dim=dim, keepdim=keepdim)
+    return values, Tensor._from_op(get_array_module(indices).expand_dims(indices, dim)
+                                   if keepdim else indices)
+
+
+def max(x, dim=None, keepdim=False):
+    return _max_or_min(x, dim, keepdim, largest=True)
+
+
+def min(x, dim=None, keepdim=False):
+    return _max_or_min(x, dim, keepdim, largest=False)

@@ -1,0 +1,3 @@
+"""save/load placeholder"""
+def save(obj, path): raise NotImplementedError
+def load(path): raise NotImplementedError

@@ -1,0 +1,404 @@
+"""The Tensor: an array of the active backend plus what autograd needs.
+
+A :class:`Tensor` holds
+
+* ``data``: a raw array (``numpy.ndarray``, ``cupy.ndarray``, or the strict
+  stand-in), which every kernel reads;
+* ``requires_grad``: whether gradients should flow to it;
+* ``grad``: the accumulated gradient (a Tensor) of a leaf after ``backward``;
+* ``grad_fn``: the :class:`~minicnn.autograd.Function` node that produced it
+  (``None`` for leaves).
+
+Floating-point data is float32 unless given as an array of another float type
+(gradient checks run in float64). Integer data (labels, indices) is int64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd, backend
+
+DEFAULT_DTYPE = np.float32
+
+
+def _to_raw_array(data, dtype=None, backend_name=None):
+    """Turn ``data`` (list, scalar, NumPy/CuPy/strict array, Tensor, torch tensor) into a raw array."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if type(data).__module__.startswith("torch"):
+        data = data.detach().cpu().numpy()
+    is_array = hasattr(data, "shape") and hasattr(data, "dtype") and not isinstance(data, np.generic)
+    source = backend.backend_of_array(data) if is_array else "numpy"
+    # Host data goes to the active backend; device arrays stay where they are.
+    target = backend_name or (source if source != "numpy" else backend.get_backend())
+    if is_array:
+        array = backend.to_backend(data, target)
+    else:
+        array = np.asarray(data)
+        if dtype is None and array.dtype.kind == "f":
+            array = array.astype(DEFAULT_DTYPE)
+        elif dtype is None and array.dtype.kind in "iu":
+            array = array.astype(np.int64)
+        array = backend.to_backend(array, target)
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return array
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations applied to it."""
+
+    _is_minicnn_tensor = True
+    __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _to_raw_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, array, grad_fn=None):
+        """Wrap the raw result of a Function (no conversion, no copy)."""
+        out = cls.__new__(cls)
+        out.data = array
+        out.grad = None
+        out.grad_fn = grad_fn
+        out._retains_grad = False
+        out.requires_grad = grad_fn is not None
+        return out
+
+    # ------------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients (got {self.dtype})")
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("requires_grad can only be changed on leaf tensors; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def retain_grad(self):
+        """Keep ``.grad`` on a non-leaf tensor too (useful to look at intermediate gradients)."""
+        self._retains_grad = True
+        return self
+
+    def backward(self, grad=None, retain_graph=False):
+        """Compute the gradient of this tensor with respect to the graph's leaves.
+
+        ``grad`` is dL/d(self); it may be omitted only for a single-element tensor
+        (then it is 1).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
+                               "(did you forget requires_grad=True, or run it under no_grad?)")
+        xp = self.xp
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs "
+                                   f"(this tensor has shape {self.shape}); pass grad=")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _to_raw_array(grad, dtype=self.dtype, backend_name=self.backend)
+            if grad.shape != self.shape:
+                raise RuntimeError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
+        autograd.run_backward(self, grad, retain_graph=retain_graph)
+
+    def _accumulate_grad(self, g):
+        if g.dtype != self.dtype:
+            g = g.astype(self.dtype)
+        if self.grad is None:
+            self.grad = Tensor._from_op(g.copy())
+        else:
+            self.grad = Tensor._from_op(self.grad.data + g)
+
+    def detach(self):
+        """The same data, cut from the graph (shares memory, as in torch)."""
+        return Tensor._from_op(self.data)
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ------------------------------------------------------------------ array facts
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    @property
+    def backend(self) -> str:
+        return backend.backend_of_array(self.data)
+
+    @property
+    def device(self) -> str:
+        return backend.DEVICE_OF_BACKEND[self.backend]
+
+    @property
+    def xp(self):
+        """The array module of this tensor's data (numpy, cupy or the strict stand-in)."""
+        return backend.get_array_module(self.data)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------------ conversions
+    def numpy(self) -> np.ndarray:
+        """The data as a host NumPy array (copied from the GPU if needed)."""
+        if self.requires_grad and self.backend == "numpy":
+            return self.data  # torch refuses here; we simply hand out the array
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted (shape {self.shape})")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def to(self, target):
+        """Move to a device (``"cpu"``, ``"gpu"``/``"cuda"``, ``"strict"``) or cast to a dtype.
+
+        Moving is differentiable: the gradient flows back to the source device.
+        """
+        if isinstance(target, str) and not target.startswith(("float", "int", "bool")):
+            name = backend.backend_of_device(target)
+            return self if name == self.backend else ops.ToBackend.apply(self, name=name)
+        return self.type(target)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def type(self, dtype):
+        dtype = np.dtype(dtype)
+        return self if dtype == self.dtype else ops.Cast.apply(self, dtype=dtype)
+
+    def float(self):
+        return self.type(np.float32)
+
+    def double(self):
+        return self.type(np.float64)
+
+    def long(self):
+        return self.type(np.int64)
+
+    def clone(self):
+        return ops.Clone.apply(self)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    # ------------------------------------------------------------------ operators (see minicnn.ops)
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pow__(self, exponent):
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return ops.pow(base, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # Comparisons give boolean tensors without gradient.
+    def __lt__(self, other):
+        return ops.compare(self, other, "less")
+
+    def __le__(self, other):
+        return ops.compare(self, other, "less_equal")
+
+    def __gt__(self, other):
+        return ops.compare(self, other, "greater")
+
+    def __ge__(self, other):
+        return ops.compare(self, other, "greater_equal")
+
+    def eq(self, other):
+        return ops.compare(self, other, "equal")
+
+    def ne(self, other):
+        return ops.compare(self, other, "not_equal")
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ methods (torch.Tensor names)
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def clamp(self, min=None, max=None):
+        return ops.clamp(self, min, max)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def softmax(self, dim):
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return ops.log_softmax(self, dim)
+
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def sum(self, dim=None, keepdim=False):
+        return ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return ops.mean(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=True, keepdim=False):
+        return ops.var(self, dim, unbiased=unbiased, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return ops.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return ops.argmax(self, dim, keepdim)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def transpose(self, dim0, dim1):
+        return ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    @property
+    def T(self):
+        return ops.permute(self, *reversed(range(self.ndim)))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return ops.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return ops.expand(self, *sizes)
+
+
+def tensor(data, requires_grad=False, dtype=None) -> Tensor:
+    """Create a tensor holding a copy of ``data``, as ``torch.tensor``.
+
+    Python floats become float32; arrays keep their dtype (so float64 stays
+    float64); Python ints become int64.
+    """
+    source = data.data if isinstance(data, Tensor) else data
+    t = Tensor(data, dtype=dtype)
+    if t.data is source:
+        t.data = t.data.copy()
+    return t.requires_grad_(requires_grad)
+
+
+# The ops import Tensor, so they are imported after it is defined.
+from . import ops  # noqa: E402

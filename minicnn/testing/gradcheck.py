@@ -1,0 +1,127 @@
+"""Gradient checking by central differences.
+
+For a function f and an input x, backward must give dL/dx where L = <g, f(x)>
+for an upstream gradient g. We draw g at random (a ones-gradient hides
+transposed or permuted gradients) and estimate each entry numerically:
+
+    dL/dx_i  ~  (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)      (error O(eps^2))
+
+in float64, and compare with the relative error
+
+    rel(a, b) = |a - b| / max(|a|, |b|)        (0 when both are 0)
+
+that CS231n teaches. An entry passes when |a - b| <= atol + rtol |b| (so
+tiny gradients are judged by ``atol``); the report shows the worst relative
+error per input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..backend import to_backend, to_numpy
+from ..tensor import Tensor
+
+
+@dataclass
+class GradcheckResult:
+    """Per-input worst errors of one gradient check."""
+
+    names: list = field(default_factory=list)
+    max_rel_error: list = field(default_factory=list)
+    max_abs_error: list = field(default_factory=list)
+    passed: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.passed)
+
+    @property
+    def worst(self) -> float:
+        return max(self.max_rel_error, default=0.0)
+
+    def table(self) -> str:
+        rows = ["input            max rel error   max abs error   result",
+                "---------------  --------------  --------------  ------"]
+        for n, r, a, p in zip(self.names, self.max_rel_error, self.max_abs_error, self.passed):
+            rows.append(f"{n:<15}  {r:14.3e}  {a:14.3e}  {'pass' if p else 'FAIL'}")
+        return "\n".join(rows)
+
+    def __bool__(self):
+        return self.ok
+
+
+def relative_error(a, b):
+    """Elementwise |a - b| / max(|a|, |b|), defined as 0 where both are 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    diff = np.abs(a - b)
+    return np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+
+
+def numerical_gradient(f, t, upstream, eps=1e-6):
+    """Central-difference gradient of <upstream, f()> with respect to the data of tensor ``t``.
+
+    Each entry of a host copy is moved by +-eps and put back on ``t``'s
+    backend before ``f`` (which reads ``t``) is evaluated.
+    """
+    host = to_numpy(t.data).astype(np.float64)
+    original, flat = t.data, host.reshape(-1)
+    grad = np.zeros(flat.shape, dtype=np.float64)
+    for k in range(flat.size):
+        old = flat[k]
+        values = []
+        for step in (eps, -eps):
+            flat[k] = old + step
+            t.data = to_backend(host.copy(), t.backend)
+            values.append(float((to_numpy(f()).astype(np.float64) * upstream).sum()))
+        flat[k] = old
+        grad[k] = (values[0] - values[1]) / (2 * eps)
+    t.data = original
+    return grad.reshape(host.shape)
+
+
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=True, seed=0, names=None):
+    """Check ``fn``'s backward against central differences, for every input that requires grad.
+
+    ``fn`` takes the ``inputs`` (Tensors, or anything else passed through)
+    and returns a Tensor. Tensors that require grad must be float64. Returns a
+    :class:`GradcheckResult`; raises ``AssertionError`` with the table when a
+    check fails and ``raise_exception`` is true.
+    """
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; gradient checks need float64 "
+                            "(central differences in float32 lose ~half the digits)")
+    for i in checked:
+        inputs[i].grad = None
+    out = fn(*inputs)
+    rng = np.random.default_rng(seed)
+    upstream = rng.uniform(0.5, 1.5, size=out.shape) * rng.choice([-1.0, 1.0], size=out.shape)
+    out.backward(out.xp.asarray(upstream) if out.backend != "numpy" else upstream)
+
+    result = GradcheckResult()
+    for i in checked:
+        t = inputs[i]
+        analytic = np.zeros(t.shape) if t.grad is None else to_numpy(t.grad.data).astype(np.float64)
+
+        def f():
+            with no_grad():
+                return fn(*inputs).data
+
+        numeric = numerical_gradient(f, t, upstream, eps)
+        rel = relative_error(analytic, numeric)
+        absolute = np.abs(analytic - numeric)
+        ok = bool(np.all(absolute <= atol + rtol * np.abs(numeric)))
+        result.names.append(names[len(result.names)] if names else f"input {i} {tuple(t.shape)}")
+        result.max_rel_error.append(float(rel.max(initial=0.0)))
+        result.max_abs_error.append(float(absolute.max(initial=0.0)))
+        result.passed.append(ok)
+    if raise_exception and not result.ok:
+        raise AssertionError("gradient check failed\n" + result.table())
+    return result
