@@ -12,6 +12,8 @@ from .matmul import matmul
 from .reductions import amax, amin, argmax, argmin, max, mean, min, sum, var
 from .shape import cat, expand, flatten, getitem, permute, reshape, squeeze, stack, transpose, unsqueeze, view
 
-__all__ = [name for name in dir() if not name.startswith("_") and name[0].islower()
-           and name not in ("activations", "arithmetic", "conversion", "elementwise", "matmul",
-                            "reductions", "shape", "compare")]
+import types as _types
+
+__all__ = [_name for _name, _value in dict(globals()).items()
+           if not _name.startswith("_") and _name[0].islower() and _name != "compare"
+           and not isinstance(_value, _types.ModuleType)]

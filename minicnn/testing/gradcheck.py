@@ -95,6 +95,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=True,
     if not checked:
         raise ValueError("gradcheck: no input requires grad")
     for i in checked:
+        if not inputs[i].is_leaf:
+            raise ValueError(f"gradcheck: input {i} is not a leaf tensor (it has grad_fn "
+                             f"{inputs[i].grad_fn.name}), so it gets no .grad; pass a leaf")
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; gradient checks need float64 "
                             "(central differences in float32 lose ~half the digits)")
