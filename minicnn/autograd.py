@@ -10,21 +10,39 @@ by side:
   for inputs that need no gradient).
 
 ``Function.apply`` runs ``forward`` and, when gradients are wanted, records
-the node in the output tensor's ``grad_fn``. ``Tensor.backward`` then visits
-the recorded nodes in reverse topological order (computed *iteratively*, so a
-chain of 100,000 ops does not hit Python's recursion limit) and applies the
-chain rule:
+the node in the output tensor's ``grad_fn``. The graph is made of two kinds
+of nodes, as in PyTorch:
 
-    dL/dx = sum over the uses of x of  backward(dL/d(use output)).
+* a :class:`Function` (an operation), whose ``next_functions`` point to the
+  nodes that produced its inputs;
+* a *leaf* :class:`~minicnn.tensor.Tensor` (created by the user with
+  ``requires_grad=True``), where the gradient is accumulated in ``.grad``.
 
-Leaf tensors (created by the user, ``requires_grad=True``) *accumulate* their
-gradient in ``.grad`` as in torch, so call ``zero_grad`` between steps. After
-a backward pass each node frees what it saved; a second backward through the
-same graph raises unless the first was called with ``retain_graph=True``.
+A Function points to the *node* of an input, not to the input tensor itself,
+so an intermediate result that backward does not need (the input of an
+addition, say) is freed as soon as the user drops it: the graph keeps alive
+only what each ``forward`` saved on ``self``.
+
+``Tensor.backward`` visits the nodes in reverse topological order (computed
+*iteratively*, so a chain of 100,000 ops does not hit Python's recursion
+limit) and applies the chain rule:
+
+    dL/dx = sum over the uses u of x of  dL/du * du/dx      (each term: one backward call)
+
+Leaf tensors *accumulate* their gradient in ``.grad`` as in torch, so call
+``zero_grad`` between steps. After a backward pass each node frees what it
+saved; a second backward through the same graph raises unless the first was
+called with ``retain_graph=True``.
+
+Rule for every ``backward``: never write into ``grad_output``. It may be a
+read-only broadcast view (the backward of ``sum``) or be shared with another
+node (the backward of ``add`` hands the same array to both inputs).
 """
 from __future__ import annotations
 
 import functools
+
+import numpy as np
 
 from . import backend
 
@@ -38,7 +56,14 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
+    """Switches graph building on or off inside a ``with`` block, or around a function."""
+
     enabled = True
+
+    def __new__(cls, func=None):
+        mode = super().__new__(cls)
+        # ``@no_grad`` (without parentheses) calls no_grad(func): return the decorated function.
+        return mode(func) if callable(func) else mode
 
     def __enter__(self):
         global _grad_enabled
@@ -58,7 +83,10 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Context manager (and decorator) in which operations build no graph, as ``torch.no_grad``."""
+    """Context manager (and decorator) in which operations build no graph, as ``torch.no_grad``.
+
+    ``with no_grad(): ...``, ``@no_grad()`` and ``@no_grad`` all work.
+    """
 
     enabled = False
 
@@ -74,9 +102,12 @@ def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
 
     Broadcasting copies an input along new leading axes and along axes of
-    size 1, so the gradient of each copy is *summed* back into the original.
+    size 1, so the gradient of each copy is *summed* back into the original:
+
+        dL/dx_j = sum over the copies i of x_j of dL/dy_i.
     """
-    if grad.shape == tuple(shape):
+    shape = tuple(shape)
+    if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:
@@ -87,6 +118,11 @@ def unbroadcast(grad, shape):
     return grad
 
 
+def _as_array(a):
+    """NumPy turns 0-d results into scalars (``np.float64``); keep them 0-d arrays, as CuPy does."""
+    return np.asarray(a) if isinstance(a, np.generic) else a
+
+
 # --------------------------------------------------------------------------- graph nodes
 class Function:
     """Base class of every differentiable operation (a node of the graph).
@@ -95,9 +131,19 @@ class Function:
     ``apply``, e.g. ``Exp.apply(x)``. ``forward`` may return a tuple
     ``(output, *extras)``: only ``output`` is differentiable; the extras (for
     instance max-pool indices) come back as tensors without gradient.
+
+    Set by ``apply`` when a graph is recorded:
+
+    * ``needs_input_grad``: one bool per positional input (skip work in backward);
+    * ``next_functions``: per positional input, the node that receives its
+      gradient (the input's ``grad_fn``, the input itself if it is a leaf, or
+      ``None``);
+    * ``input_meta``: per positional input, ``(shape, dtype)`` (checked against
+      what backward returns).
     """
 
     _FREED = "_freed"
+    _GRAPH = ("needs_input_grad", "next_functions", "input_meta", "_retained_output")
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -117,11 +163,17 @@ class Function:
         extras = ()
         if isinstance(outputs, tuple):
             outputs, *extras = outputs
+        outputs = _as_array(outputs)
 
-        requires_grad = _grad_enabled and any(t.requires_grad for t in tensors)
+        # Only floating-point results can carry a gradient (as in torch).
+        requires_grad = (_grad_enabled and outputs.dtype.kind in "fc"
+                         and any(t.requires_grad for t in tensors))
         if requires_grad:
-            fn.inputs = args
             fn.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            fn.next_functions = tuple(_node_of(a) if needs else None
+                                      for a, needs in zip(args, fn.needs_input_grad))
+            fn.input_meta = tuple((a.shape, a.dtype) if needs else None
+                                  for a, needs in zip(args, fn.needs_input_grad))
         out = Tensor._from_op(outputs, grad_fn=fn if requires_grad else None)
         if extras:
             return (out, *(Tensor._from_op(e) for e in extras))
@@ -133,13 +185,17 @@ class Function:
 
     def release(self):
         """Drop what ``forward`` saved (called after ``backward`` unless ``retain_graph``)."""
-        keep = {"inputs", "needs_input_grad"}
-        for key in [k for k in vars(self) if k not in keep]:
+        for key in [k for k in vars(self) if k not in self._GRAPH]:
             delattr(self, key)
         setattr(self, self._FREED, True)
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _node_of(tensor):
+    """The node that receives ``tensor``'s gradient: its ``grad_fn``, or the tensor if it is a leaf."""
+    return tensor.grad_fn if tensor.grad_fn is not None else tensor
 
 
 def _check_same_backend(op_name, tensors):
@@ -153,13 +209,12 @@ def _check_same_backend(op_name, tensors):
 
 # --------------------------------------------------------------------------- the backward pass
 def topological_order(root):
-    """Tensors reachable from ``root`` through ``grad_fn``, inputs before outputs.
+    """Nodes (Functions and leaf tensors) reachable from ``root``, inputs before outputs.
 
-    An iterative depth-first search: each tensor is pushed once to be
-    expanded and once more to be emitted after all its inputs.
+    An iterative depth-first search: each node is pushed once to be expanded
+    and once more to be emitted after all its inputs (no recursion, so the
+    depth of the graph is not limited by Python's recursion limit).
     """
-    from .tensor import Tensor
-
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -171,41 +226,47 @@ def topological_order(root):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node.grad_fn is not None:
-            for parent in node.grad_fn.inputs:
-                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        for parent in getattr(node, "next_functions", ()):
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
     return order
 
 
 def run_backward(root, grad, retain_graph=False):
     """Propagate ``grad`` (dL/d root, a raw array) to every leaf that requires grad."""
-    pending = {id(root): grad}
-    for node in reversed(topological_order(root)):
+    start = _node_of(root)
+    pending = {id(start): grad}  # node -> dL/d(its output), summed over the uses
+    for node in reversed(topological_order(start)):
         g = pending.pop(id(node), None)
         if g is None:
             continue
-        fn = node.grad_fn
-        if fn is None or node._retains_grad:
+        if not isinstance(node, Function):  # a leaf tensor
             node._accumulate_grad(g)
-        if fn is None:
             continue
+        fn = node
         if getattr(fn, Function._FREED, False):
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} has already freed "
                 "what it saved). Call .backward(retain_graph=True) the first time if you need to.")
+        retained = getattr(fn, "_retained_output", None)
+        if retained is not None and retained() is not None:
+            retained()._accumulate_grad(g)  # tensor.retain_grad() on a non-leaf
         input_grads = fn.backward(g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        if len(input_grads) != len(fn.inputs):
+        if len(input_grads) != len(fn.next_functions):
             raise RuntimeError(f"{fn.name} returned {len(input_grads)} gradients for "
-                               f"{len(fn.inputs)} inputs")
-        for parent, needs, pg in zip(fn.inputs, fn.needs_input_grad, input_grads):
-            if not needs or pg is None:
+                               f"{len(fn.next_functions)} inputs")
+        for parent, meta, pg in zip(fn.next_functions, fn.input_meta, input_grads):
+            if parent is None or pg is None:
                 continue
-            if pg.shape != parent.shape:
+            shape, dtype = meta
+            pg = _as_array(pg)
+            if pg.shape != shape:
                 raise RuntimeError(f"{fn.name} returned a gradient of shape {pg.shape} for an input "
-                                   f"of shape {parent.shape}")
+                                   f"of shape {shape}")
+            if pg.dtype != dtype:  # e.g. float32 input, float64 result: the gradient is float32
+                pg = pg.astype(dtype)
             key = id(parent)
             pending[key] = pg if key not in pending else pending[key] + pg
         if not retain_graph:

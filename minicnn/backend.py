@@ -160,10 +160,13 @@ def to_numpy(array) -> np.ndarray:
 
 
 def to_backend(array, name: str):
-    """Move a raw array (NumPy, CuPy, strict, or anything array-like) to backend ``name``."""
+    """Move a raw array (NumPy, CuPy, strict, or anything array-like) to backend ``name``.
+
+    An array already there is returned as is; a move copies.
+    """
     source = backend_of_array(array)
     if source == name:
-        return array
+        return np.asarray(array) if name == "numpy" else array
     host = to_numpy(array) if source != "numpy" else np.asarray(array)
     if name == "numpy":
         return host

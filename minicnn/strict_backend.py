@@ -85,10 +85,22 @@ class _StrictUfunc:
         return _wrap_callable(attr, f"{self.__name__}.{name}") if callable(attr) else attr
 
 
+def _transfer(fn, name):
+    """``xp.asarray(host_data)``: host data is *copied* to the "device", as ``cupy.asarray`` does,
+    so a strict array never shares memory with a NumPy array."""
+    def strict_transfer(obj, *args, **kwargs):
+        if not isinstance(obj, StrictArray):
+            obj = np.array(obj, copy=True)
+        return _wrap_callable(fn, name, allow_numpy=True)(obj, *args, **kwargs)
+
+    strict_transfer.__name__ = getattr(fn, "__name__", name)
+    return strict_transfer
+
+
 class _StrictNamespace:
     """Mirrors a NumPy namespace (the module, ``np.random``, ``np.lib``...) for strict arrays."""
 
-    # Functions that move host data to the device: these accept NumPy arrays.
+    # Functions that move host data to the device: these accept NumPy arrays (and copy them).
     _TRANSFERS = {"asarray", "array", "ascontiguousarray", "asanyarray"}
 
     def __init__(self, target, name):
@@ -109,7 +121,9 @@ class _StrictNamespace:
             return _StrictNamespace(attr, f"{self._name}.{name}")
         if isinstance(attr, type) or not callable(attr):
             return attr  # dtypes, classes, constants (xp.float32, xp.inf, xp.newaxis)
-        return _wrap_callable(attr, f"{self._name}.{name}", allow_numpy=name in self._TRANSFERS)
+        if name in self._TRANSFERS and self._target is np:
+            return _transfer(attr, f"{self._name}.{name}")
+        return _wrap_callable(attr, f"{self._name}.{name}")
 
     def __repr__(self):
         return f"<strict stand-in for {self._name}>"
@@ -158,7 +172,7 @@ class StrictArray:
 
     # -- attributes and methods of the payload
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("__") or name == "_a":  # (``_a`` is missing only while unpickling)
             raise AttributeError(name)
         attr = getattr(self._a, name)
         if callable(attr):

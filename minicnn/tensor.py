@@ -9,10 +9,14 @@ A :class:`Tensor` holds
 * ``grad_fn``: the :class:`~minicnn.autograd.Function` node that produced it
   (``None`` for leaves).
 
-Floating-point data is float32 unless given as an array of another float type
-(gradient checks run in float64). Integer data (labels, indices) is int64.
+Dtype rules (as ``torch.tensor``): Python floats become float32, arrays keep
+their dtype (so float64 stays float64: gradient checks run in float64),
+Python ints become int64 (labels, indices), bools stay bool. Only
+floating-point tensors can require gradients.
 """
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -27,7 +31,9 @@ def _to_raw_array(data, dtype=None, backend_name=None):
         data = data.data
     if type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()
-    is_array = hasattr(data, "shape") and hasattr(data, "dtype") and not isinstance(data, np.generic)
+    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
+        data = np.asarray(data)
+    is_array = hasattr(data, "shape") and hasattr(data, "dtype")
     source = backend.backend_of_array(data) if is_array else "numpy"
     # Host data goes to the active backend; device arrays stay where they are.
     target = backend_name or (source if source != "numpy" else backend.get_backend())
@@ -56,28 +62,42 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._retains_grad = False
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _from_op(cls, array, grad_fn=None):
-        """Wrap the raw result of a Function (no conversion, no copy)."""
+        """Wrap the raw result of a Function (no conversion, no copy).
+
+        NumPy returns 0-d results as scalars (``np.float32``); they become 0-d
+        arrays, as on CuPy, so that ``.data`` is always an array.
+        """
         out = cls.__new__(cls)
-        out.data = array
+        out.data = np.asarray(array) if isinstance(array, np.generic) else array
         out.grad = None
         out.grad_fn = grad_fn
         out._retains_grad = False
-        out.requires_grad = grad_fn is not None
+        out._requires_grad = grad_fn is not None
         return out
 
     # ------------------------------------------------------------------ autograd
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor (set it on leaves; results inherit it)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
     def requires_grad_(self, requires_grad=True):
+        requires_grad = bool(requires_grad)
         if requires_grad and self.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients (got {self.dtype})")
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be changed on leaf tensors; use .detach()")
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad
         return self
 
     @property
@@ -85,8 +105,14 @@ class Tensor:
         return self.grad_fn is None
 
     def retain_grad(self):
-        """Keep ``.grad`` on a non-leaf tensor too (useful to look at intermediate gradients)."""
+        """Keep ``.grad`` on a non-leaf tensor too (useful to look at intermediate gradients).
+
+        The node that produced this tensor hands it its gradient during backward; it holds
+        only a weak reference, so retaining does not keep the tensor alive.
+        """
         self._retains_grad = True
+        if self.grad_fn is not None:
+            self.grad_fn._retained_output = weakref.ref(self)
         return self
 
     def backward(self, grad=None, retain_graph=False):
@@ -111,10 +137,11 @@ class Tensor:
         autograd.run_backward(self, grad, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g):
+        """``grad += g`` (a leaf sums the gradients of every backward call, as in torch)."""
         if g.dtype != self.dtype:
             g = g.astype(self.dtype)
         if self.grad is None:
-            self.grad = Tensor._from_op(g.copy())
+            self.grad = Tensor._from_op(g.copy())  # a copy: g may be a view shared with the graph
         else:
             self.grad = Tensor._from_op(self.grad.data + g)
 
@@ -161,6 +188,8 @@ class Tensor:
         return backend.get_array_module(self.data)
 
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __repr__(self):
@@ -178,9 +207,10 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversions
     def numpy(self) -> np.ndarray:
-        """The data as a host NumPy array (copied from the GPU if needed)."""
-        if self.requires_grad and self.backend == "numpy":
-            return self.data  # torch refuses here; we simply hand out the array
+        """The data as a host NumPy array: shares memory on the CPU, a copy from the GPU.
+
+        (torch refuses ``.numpy()`` on tensors that require grad; we simply hand out the array.)
+        """
         return backend.to_numpy(self.data)
 
     def item(self):
@@ -205,8 +235,13 @@ class Tensor:
         return self.to("cpu")
 
     def type(self, dtype):
+        """Cast to ``dtype``: differentiable between float types; a cast to int or bool has no grad."""
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else ops.Cast.apply(self, dtype=dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind not in "fc":
+            return Tensor._from_op(self.data.astype(dtype))
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self):
         return self.type(np.float32)
@@ -221,7 +256,12 @@ class Tensor:
         return ops.Clone.apply(self)
 
     def __array__(self, dtype=None, copy=None):
-        array = self.numpy()
+        """``np.asarray(t)`` for CPU tensors. A GPU (or strict) tensor refuses, as torch's CUDA
+        tensors do: a silent device-to-host copy would hide a bare ``np.`` call in a kernel."""
+        if self.backend != "numpy":
+            raise TypeError(f"can't convert a {self.device} tensor to a NumPy array implicitly; "
+                            "use .numpy() or .cpu() to copy it to the host")
+        array = self.data
         return array if dtype is None else array.astype(dtype)
 
     def __float__(self):
@@ -340,8 +380,8 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return ops.mean(self, dim, keepdim)
 
-    def var(self, dim=None, unbiased=True, keepdim=False):
-        return ops.var(self, dim, unbiased=unbiased, keepdim=keepdim)
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return ops.var(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
 
     def max(self, dim=None, keepdim=False):
         return ops.max(self, dim, keepdim)
@@ -391,12 +431,11 @@ def tensor(data, requires_grad=False, dtype=None) -> Tensor:
     """Create a tensor holding a copy of ``data``, as ``torch.tensor``.
 
     Python floats become float32; arrays keep their dtype (so float64 stays
-    float64); Python ints become int64.
+    float64); Python ints become int64. The result never shares memory with
+    ``data`` (use ``Tensor(array)`` to wrap a NumPy array without copying).
     """
-    source = data.data if isinstance(data, Tensor) else data
     t = Tensor(data, dtype=dtype)
-    if t.data is source:
-        t.data = t.data.copy()
+    t.data = t.data.copy()
     return t.requires_grad_(requires_grad)
 
 

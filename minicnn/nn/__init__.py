@@ -7,4 +7,5 @@ from .pooling import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .resampling import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .loss import *  # noqa
 from .. import init  # noqa: F401  (torch.nn.init)

@@ -111,13 +111,16 @@ class Module:
         return self.train(False)
 
     # ------------------------------------------------------------------ walking the tree
-    def named_modules(self, prefix=""):
-        """(name, module) for this module and every descendant, depth first (iteratively)."""
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """(name, module) for this module and every descendant, depth first (iteratively).
+
+        A module reachable twice (shared weights) is listed once unless ``remove_duplicate=False``
+        (state dicts use that, so their keys match torch's)."""
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -201,7 +204,7 @@ class Module:
     def state_dict(self):
         """An ordered dict from torch's dotted key names to raw arrays (parameters, then buffers)."""
         out = OrderedDict()
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{mod_name}." if mod_name else ""
             for name, p in module._parameters.items():
                 if p is not None:
@@ -220,7 +223,7 @@ class Module:
         name in one ``RuntimeError``. Returns ``(missing_keys, unexpected_keys)``.
         """
         own = {}
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{mod_name}." if mod_name else ""
             for store in (module._parameters, module._buffers):
                 for name, t in store.items():

@@ -4,11 +4,14 @@ from ..backend import get_array_module
 
 
 class ReLU(Function):
-    """y = max(x, 0).   dy/dx = 1 for x > 0, else 0 (the subgradient 0 at x = 0, as torch)."""
+    """y = max(x, 0).   dy/dx = 1 for x > 0, else 0 (the subgradient 0 at x = 0, as torch).
+
+    (``x * (x > 0)`` would give nan at x = -inf, since -inf * 0 = nan.)
+    """
 
     def forward(self, x):
         self.positive = x > 0
-        return x * self.positive
+        return get_array_module(x).maximum(x, 0)
 
     def backward(self, grad):
         return grad * self.positive

@@ -5,6 +5,8 @@ then sums it back to each input's shape with
 :func:`~minicnn.autograd.unbroadcast`. A Python number may stand on either
 side of an operator; it gets no gradient.
 """
+import numpy as np
+
 from ..autograd import Function, unbroadcast
 from ..backend import get_array_module
 from ..tensor import Tensor
@@ -81,7 +83,10 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = a ** b.   dL/da = dL/dz * b * a^(b-1),  dL/db = dL/dz * z * log(a)."""
+    """z = a ** b.   dL/da = dL/dz * b * a^(b-1),  dL/db = dL/dz * z * log(a).
+
+    At a = 0 the term z log(a) is 0 * (-inf); its limit (b > 0) is 0, which torch returns too.
+    """
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -94,13 +99,20 @@ class Pow(Function):
         grad_b = None
         if need_b:
             xp = get_array_module(self.z)
-            grad_b = _reduce(grad * self.z * xp.log(self.a), _shape(self.b))
+            log_a = xp.log(xp.where(self.a == 0, 1, self.a))  # log(a), with 0 where a = 0
+            grad_b = _reduce(grad * self.z * log_a, _shape(self.b))
         return grad_a, grad_b
 
 
 def as_operand(x):
     """A raw array beside a Tensor becomes a constant Tensor on *its own* backend (so that mixing
-    a NumPy array with a GPU tensor is caught); numbers stay numbers."""
+    a NumPy array with a GPU tensor is caught); numbers stay numbers.
+
+    A NumPy scalar (``np.float64(2.0)``) counts as a number, as in torch: ``float32_tensor *
+    np.float64(2.0)`` stays float32.
+    """
+    if isinstance(x, np.generic):
+        return x.item()
     if isinstance(x, Tensor) or not hasattr(x, "shape"):
         return x
     return Tensor._from_op(x)

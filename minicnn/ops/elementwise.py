@@ -132,6 +132,8 @@ def abs(x):
 
 
 def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     return Clamp.apply(x, lo=min, hi=max)
 
 

@@ -6,6 +6,7 @@ broadcasting spread the gradient.
 """
 import builtins
 import math
+from collections import namedtuple
 
 from ..autograd import Function
 from ..backend import get_array_module
@@ -17,11 +18,16 @@ def normalize_dims(dim, ndim):
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    size = builtins.max(ndim, 1)  # (this module defines its own max)
+    size = builtins.max(ndim, 1)  # torch accepts dim 0 / -1 on a 0-d tensor
     for d in dims:
         if not -size <= d < size:
             raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % size for d in dims))
+    if ndim == 0:
+        return ()  # a 0-d tensor has no axis to reduce
+    axes = tuple(sorted(d % size for d in dims))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dim {dim} names the same dimension more than once")
+    return axes
 
 
 def _restore(grad, in_shape, axes, keepdim):
@@ -35,7 +41,12 @@ def _restore(grad, in_shape, axes, keepdim):
 
 
 class Sum(Function):
-    """y = sum_i x_i over the axes.   dy/dx_i = 1: the gradient is copied to every summed entry."""
+    """y = sum_i x_i over the axes.   dy/dx_i = 1: the gradient is copied to every summed entry.
+
+    The "copy" is a broadcast *view* (no memory): ``loss.sum()`` over a big
+    tensor costs nothing in backward. It is read-only, as every ``grad_output``
+    should be treated.
+    """
 
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
@@ -43,12 +54,11 @@ class Sum(Function):
 
     def backward(self, grad):
         xp = get_array_module(grad)
-        return xp.broadcast_to(_restore(grad, self.in_shape, self.axes, self.keepdim),
-                               self.in_shape).copy()
+        return xp.broadcast_to(_restore(grad, self.in_shape, self.axes, self.keepdim), self.in_shape)
 
 
 class Mean(Function):
-    """y = (1/n) sum_i x_i.   dy/dx_i = 1/n."""
+    """y = (1/n) sum_i x_i.   dy/dx_i = 1/n  (a broadcast view, as for ``Sum``)."""
 
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
@@ -58,7 +68,7 @@ class Mean(Function):
     def backward(self, grad):
         xp = get_array_module(grad)
         g = _restore(grad, self.in_shape, self.axes, self.keepdim) / self.n
-        return xp.broadcast_to(g, self.in_shape).astype(grad.dtype)
+        return xp.broadcast_to(g, self.in_shape)
 
 
 class Var(Function):
@@ -76,7 +86,9 @@ class Var(Function):
 
     def backward(self, grad):
         g = _restore(grad, self.in_shape, self.axes, self.keepdim)
-        return (2 / self.denominator) * g * self.centered
+        # n - correction <= 0: the variance is undefined (nan), and so is its gradient (as torch).
+        scale = 2 / self.denominator if self.denominator > 0 else math.nan
+        return (scale * g) * self.centered
 
 
 class Extreme(Function):
@@ -160,20 +172,35 @@ def argmin(x, dim=None, keepdim=False):
     return Tensor._from_op(data.argmin(axis=dim, keepdims=keepdim))
 
 
+#: What ``max(x, dim)`` / ``min(x, dim)`` return, as torch's ``torch.return_types.max``:
+#: a tuple ``(values, indices)`` whose fields also have names.
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
 def _max_or_min(x, dim, keepdim, largest):
     """torch.max / torch.min: without ``dim`` the value; with ``dim`` the pair (values, indices)."""
     if dim is None:
         return amax(x) if largest else amin(x)
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        from .elementwise import maximum, minimum
+        return maximum(x, dim) if largest else minimum(x, dim)
+    if not isinstance(dim, int):
+        raise TypeError(f"{'max' if largest else 'min'}: dim must be an int (got {dim!r}); "
+                        "use amax/amin to reduce several dimensions")
+    if x.ndim == 0:
+        return MaxMin(x * 1, Tensor._from_op(x.xp.zeros((), dtype=x.xp.int64)))
     dim = _dims(x, dim)[0]
     indices = (argmax if largest else argmin)(x, dim).data
     values = SelectAlongDim.apply(x, indices=indices, dim=dim, keepdim=keepdim)
-    return values, Tensor._from_op(get_array_module(indices).expand_dims(indices, dim)
-                                   if keepdim else indices)
+    return MaxMin(values, Tensor._from_op(get_array_module(indices).expand_dims(indices, dim)
+                                          if keepdim else indices))
 
 
 def max(x, dim=None, keepdim=False):
+    """Largest entry (ties share the gradient); with ``dim``: ``(values, indices)`` along it."""
     return _max_or_min(x, dim, keepdim, largest=True)
 
 
 def min(x, dim=None, keepdim=False):
+    """Smallest entry (ties share the gradient); with ``dim``: ``(values, indices)`` along it."""
     return _max_or_min(x, dim, keepdim, largest=False)

@@ -5,7 +5,7 @@ None of them computes anything: they move entries around. So each backward
 moves the gradient back the same way (reshape back, permute back, slice back).
 """
 from ..autograd import Function, unbroadcast
-from ..backend import get_array_module, scatter_add
+from ..backend import backend_of_array, get_array_module, scatter_add, to_backend
 from ..tensor import Tensor
 
 
@@ -94,12 +94,21 @@ def _is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
-def _raw_index(index):
-    """Tensors inside an index become raw arrays."""
-    if isinstance(index, Tensor):
-        return index.data
+def _raw_index(index, xp, backend_name):
+    """An index as raw pieces on the indexed tensor's backend.
+
+    Tensors become raw arrays; lists and arrays of another backend (a NumPy
+    index for a GPU tensor) become arrays of ``xp``, so that the backward's
+    ``scatter_add`` sees only arrays of one backend, as CuPy requires.
+    """
     if isinstance(index, tuple):
-        return tuple(_raw_index(i) for i in index)
+        return tuple(_raw_index(i, xp, backend_name) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
+    if isinstance(index, list):
+        return xp.asarray(index)
+    if hasattr(index, "shape") and hasattr(index, "dtype"):  # an array (0-d ones too)
+        return to_backend(index, backend_name) if backend_of_array(index) != backend_name else index
     return index
 
 
@@ -118,6 +127,10 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    for d in (dim0, dim1):
+        if not -x.ndim <= d < x.ndim:
+            raise IndexError(f"transpose: dimension {d} is out of range for a tensor with "
+                             f"{x.ndim} dimensions")
     dims = list(range(x.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute.apply(x, dims=tuple(dims))
@@ -156,6 +169,8 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    if tensors[0].ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     dim = dim % tensors[0].ndim
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape))
@@ -177,7 +192,5 @@ def stack(tensors, dim=0):
 
 
 def getitem(x, index):
-    index = _raw_index(index)
-    if isinstance(index, list):
-        index = x.xp.asarray(index)
-    return GetItem.apply(x, index=index)
+    """``x[index]`` with torch/NumPy indexing; repeated integer indices accumulate their gradients."""
+    return GetItem.apply(x, index=_raw_index(index, x.xp, x.backend))

@@ -70,16 +70,18 @@ def numerical_gradient(f, t, upstream, eps=1e-6):
     host = to_numpy(t.data).astype(np.float64)
     original, flat = t.data, host.reshape(-1)
     grad = np.zeros(flat.shape, dtype=np.float64)
-    for k in range(flat.size):
-        old = flat[k]
-        values = []
-        for step in (eps, -eps):
-            flat[k] = old + step
-            t.data = to_backend(host.copy(), t.backend)
-            values.append(float((to_numpy(f()).astype(np.float64) * upstream).sum()))
-        flat[k] = old
-        grad[k] = (values[0] - values[1]) / (2 * eps)
-    t.data = original
+    try:
+        for k in range(flat.size):
+            old = flat[k]
+            values = []
+            for step in (eps, -eps):
+                flat[k] = old + step
+                t.data = to_backend(host.copy(), t.backend)
+                values.append(float((to_numpy(f()).astype(np.float64) * upstream).sum()))
+            flat[k] = old
+            grad[k] = (values[0] - values[1]) / (2 * eps)
+    finally:
+        t.data = original  # even when f raises: never leave a perturbed input behind
     return grad.reshape(host.shape)
 
 
@@ -103,10 +105,18 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=True,
                             "(central differences in float32 lose ~half the digits)")
     for i in checked:
         inputs[i].grad = None
+    before = [to_numpy(inputs[i].data).copy() for i in checked]
     out = fn(*inputs)
     rng = np.random.default_rng(seed)
     upstream = rng.uniform(0.5, 1.5, size=out.shape) * rng.choice([-1.0, 1.0], size=out.shape)
-    out.backward(out.xp.asarray(upstream) if out.backend != "numpy" else upstream)
+    sent = out.xp.asarray(upstream) if out.backend != "numpy" else upstream.copy()
+    out.backward(sent)
+    # A backward must never write into its grad_output or into the inputs.
+    if not np.array_equal(to_numpy(sent), upstream):
+        raise AssertionError("gradient check: backward modified the upstream gradient in place")
+    for i, old in zip(checked, before):
+        if not np.array_equal(to_numpy(inputs[i].data), old, equal_nan=True):
+            raise AssertionError(f"gradient check: input {i} was modified in place by forward/backward")
 
     result = GradcheckResult()
     for i in checked:

@@ -4,7 +4,10 @@
   from kinks (ReLU and abs at 0, clamp's bounds);
 * :func:`tie_free_arrays`: all entries distinct with a guaranteed gap (a
   shuffled ``linspace``), for max and pooling, whose gradient jumps at ties;
-* :func:`shapes`: small shapes with batch >= 2.
+* :func:`positive_arrays`: entries in [0.5, 2] (log, sqrt, a divisor);
+* :func:`shapes`: small shapes with batch >= 2;
+* :func:`broadcastable_to`, :func:`broadcast_shapes`: shapes that broadcast
+  to a given shape, for the backward of broadcasting (binary ops).
 
 Profiles (``settings.load_profile(name)``):
 
@@ -35,20 +38,35 @@ def shapes(min_dims=1, max_dims=4, min_side=1, max_side=5, min_batch=2):
         lambda s: (max(s[0], min_batch), *s[1:]))
 
 
+def _near_a_kink(x, away_from, min_distance):
+    """Where ``x`` is closer than ``min_distance`` to any kink."""
+    near = np.zeros(x.shape, dtype=bool)
+    for kink in away_from:
+        near |= np.abs(x - kink) < min_distance
+    return near
+
+
 @st.composite
 def arrays(draw, shape, low=-2.0, high=2.0, away_from=(), min_distance=1e-3, dtype=np.float64):
-    """A float array in [low, high] whose entries are at least ``min_distance`` from each kink.
+    """A float array in [low, high] whose entries are at least ``min_distance`` from every kink.
 
     Entries come from a seed Hypothesis draws, so the array is reproducible
-    and shrinkable without drawing every float separately.
+    and shrinkable without drawing every float separately. Entries near a
+    kink are redrawn (rejection sampling) until none is left, so the result
+    stays in [low, high] and is away from *all* kinks at once (clamp's two
+    bounds may be close together).
     """
+    if 2 * min_distance * len(away_from) >= 0.5 * (high - low):
+        raise ValueError(f"arrays: kinks {away_from} with min_distance {min_distance} leave too "
+                         f"little of [{low}, {high}] to draw from")
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    x = rng.uniform(low, high, size=shape)
-    for kink in away_from:
-        near = np.abs(x - kink) < min_distance
-        x[near] = kink + np.where(x[near] >= kink, 1, -1) * (min_distance + rng.uniform(0, 0.5, near.sum()))
-    return x.astype(dtype)
+    x = rng.uniform(low, high, size=shape).astype(dtype)
+    near = _near_a_kink(x, away_from, min_distance)
+    while near.any():
+        x[near] = rng.uniform(low, high, size=int(near.sum()))
+        near = _near_a_kink(x, away_from, min_distance)
+    return x
 
 
 @st.composite
@@ -69,3 +87,28 @@ def tie_free_arrays(draw, shape, low=-2.0, high=2.0, dtype=np.float64):
 def positive_arrays(draw, shape, low=0.5, high=2.0, dtype=np.float64):
     """Entries in [low, high] (for log, sqrt, division)."""
     return draw(arrays(shape, low, high, dtype=dtype))
+
+
+@st.composite
+def broadcastable_to(draw, shape):
+    """A shape that broadcasts to ``shape``: some leading axes dropped, some sizes set to 1.
+
+    E.g. for (2, 3, 4): (2, 3, 4), (3, 4), (1, 4), (2, 1, 1), (4,), ...
+    """
+    shape = tuple(shape)
+    dropped = draw(st.integers(0, len(shape)))
+    kept = shape[dropped:]
+    ones = draw(st.lists(st.booleans(), min_size=len(kept), max_size=len(kept)))
+    return tuple(1 if one else n for n, one in zip(kept, ones))
+
+
+@st.composite
+def broadcast_shapes(draw, count=2, **shape_options):
+    """A list of ``count`` shapes that broadcast together (for binary ops).
+
+    One shape is drawn from :func:`shapes` (``shape_options`` go there: batch
+    >= 2); each operand is that shape or a :func:`broadcastable_to` variant of
+    it, e.g. [(2, 3, 4), (3, 1)] or [(2, 1, 4), (1, 3, 1)].
+    """
+    full = draw(shapes(**shape_options))
+    return [draw(st.one_of(st.just(full), broadcastable_to(full))) for _ in range(count)]

@@ -1,0 +1,120 @@
+"""Window extraction for convolutions: pad, im2col and its adjoint col2im.
+
+A convolution reads, for every output pixel, a small window of the padded
+input. ``im2col`` copies all those windows into the columns of one matrix,
+so that the whole convolution becomes ONE matrix product (the trick of
+Chellapilla, Puri & Simard, "High Performance Convolutional Neural Networks
+for Document Processing", 2006, and of Caffe's ``im2col``):
+
+    cols[(c, u, v), (n, i, j)] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
+
+    rows:    (c, u, v)  an input channel and a kernel offset   C * kH * kW rows
+    columns: (n, i, j)  an image and an output pixel            N * H_out * W_out columns
+
+``col2im`` is the adjoint (the transpose) of ``im2col``: it sends every
+entry of a column matrix back to the input pixel it was read from and *adds*
+it there. Windows overlap (kernel larger than stride), so one pixel receives
+several contributions. The loop runs over the kH * kW kernel offsets, never
+over pixels: for a fixed offset (u, v) the pixels touched are the strided
+slice ``x_pad[:, :, u*d_h :: s_h, v*d_w :: s_w]``, which holds no pixel
+twice, so a plain ``+=`` on the slice is exact on NumPy and CuPy alike.
+
+Every function works on raw arrays of any backend (``xp`` of the input).
+"""
+from ..backend import as_strided, get_array_module
+
+__all__ = []  # helpers for conv.py and conv_transpose.py, not user functions
+
+
+def conv_output_size(size, kernel_size, stride, padding_total, dilation):
+    """Output length of a convolution along one axis (torch's formula).
+
+        out = floor((size + padding_total - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+    ``dilation * (kernel_size - 1) + 1`` is the *span* of the dilated kernel.
+    """
+    return (size + padding_total - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def pad2d(x, padding):
+    """Zero-pad the last two axes of ``x``: padding = (top, bottom, left, right).
+
+    A negative amount crops instead (as ``torch.nn.functional.pad``). Returns a
+    new array, or ``x`` itself when there is nothing to do.
+    """
+    top, bottom, left, right = padding
+    if min(padding) < 0:  # crop first, then pad what is positive
+        height, width = x.shape[-2:]
+        x = x[..., max(-top, 0):height - max(-bottom, 0), max(-left, 0):width - max(-right, 0)]
+        top, bottom, left, right = (max(p, 0) for p in padding)
+    if not (top or bottom or left or right):
+        return x
+    xp = get_array_module(x)
+    *lead, height, width = x.shape
+    out = xp.zeros((*lead, height + top + bottom, width + left + right), dtype=x.dtype)
+    out[..., top:top + height, left:left + width] = x
+    return out
+
+
+def crop2d(x, padding):
+    """The inverse of :func:`pad2d` (a view): drop ``padding`` = (top, bottom, left, right)."""
+    top, bottom, left, right = padding
+    height, width = x.shape[-2:]
+    return x[..., top:height - bottom, left:width - right]
+
+
+def windows(x_pad, kernel_size, stride, dilation, out_size):
+    """A strided *view* of every window: shape (C, kH, kW, N, H_out, W_out), no copy.
+
+        windows[c, u, v, n, i, j] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
+
+    Moving one step along an axis of the view moves a fixed number of bytes in
+    ``x_pad``, which is exactly what strides express: e.g. one step in ``i``
+    moves ``s_h`` rows, one step in ``u`` moves ``d_h`` rows. Never write
+    into the view (its entries alias each other).
+    """
+    (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
+    n, c = x_pad.shape[:2]
+    st_n, st_c, st_h, st_w = x_pad.strides
+    return as_strided(x_pad,
+                      shape=(c, k_h, k_w, n, h_out, w_out),
+                      strides=(st_c, st_h * d_h, st_w * d_w, st_n, st_h * s_h, st_w * s_w))
+
+
+def im2col(x_pad, kernel_size, stride, dilation, out_size):
+    """The column matrix (C * kH * kW, N * H_out * W_out) of a padded input (N, C, H_p, W_p).
+
+    One contiguous copy of the :func:`windows` view; the rows are ordered
+    (c, u, v) like a flattened weight ``W[f].reshape(-1)``, so that
+
+        out[f, (n, i, j)] = sum over rows r of  W.reshape(F, -1)[f, r] * cols[r, (n, i, j)].
+    """
+    xp = get_array_module(x_pad)
+    view = windows(x_pad, kernel_size, stride, dilation, out_size)
+    c, k_h, k_w, n, h_out, w_out = view.shape
+    return xp.ascontiguousarray(view).reshape(c * k_h * k_w, n * h_out * w_out)
+
+
+def col2im(cols, padded_shape, kernel_size, stride, dilation, out_size):
+    """The adjoint of :func:`im2col`: scatter-add columns back onto zeros of shape (N, C, H_p, W_p).
+
+        x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w] += cols[(c, u, v), (n, i, j)]   for every entry
+
+    ``cols`` may be (C * kH * kW, N * H_out * W_out) or any reshape of it,
+    e.g. (groups, C/groups * kH * kW, N * H_out * W_out). The sums are made
+    in a (C, N, H_p, W_p) array, the order of the columns (faster: both sides
+    of each ``+=`` are read in memory order); the result is returned as an
+    (N, C, H_p, W_p) *view* of it.
+    """
+    xp = get_array_module(cols)
+    n, c, h_pad, w_pad = padded_shape
+    (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
+    cols = cols.reshape(c, k_h, k_w, n, h_out, w_out)
+    out = xp.zeros((c, n, h_pad, w_pad), dtype=cols.dtype)
+    for u in range(k_h):
+        for v in range(k_w):
+            top, left = u * d_h, v * d_w
+            rows = slice(top, top + s_h * (h_out - 1) + 1, s_h)      # i*s_h + u*d_h for every i
+            columns = slice(left, left + s_w * (w_out - 1) + 1, s_w)  # j*s_w + v*d_w for every j
+            out[:, :, rows, columns] += cols[:, u, v]
+    return out.transpose(1, 0, 2, 3)

@@ -1,0 +1,185 @@
+"""Exercises of notebook 2: backward rules, and checking them numerically.
+
+Every differentiable operation is a :class:`minicnn.autograd.Function` with
+``forward`` (raw arrays in, raw array out; save what backward needs on
+``self``) and ``backward`` (receives G = dL/d(output), returns dL/d(input)
+for each positional input). Call one with ``Mul.apply(a, b)`` on Tensors.
+
+The chain rule in one line: if y = f(x) and L depends on y, then
+dL/dx = (dy/dx)^T dL/dy, so ``backward`` multiplies the upstream gradient by
+the local derivative, never builds a full Jacobian.
+
+The tests compare your rules with central differences
+(:func:`minicnn.testing.gradcheck`) and with PyTorch. Exercises 2.2, 2.3 and
+2.6 call :func:`unbroadcast`; they are graded with minicnn's own version of
+it, so a bug in 2.1 costs the points of 2.1 only.
+
+Grade with ``minicnn grade 2``.
+"""
+import numpy as np
+
+from minicnn.autograd import Function, no_grad
+from minicnn.backend import get_array_module, to_numpy
+from minicnn.tensor import Tensor
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` (the gradient at the broadcast shape) down to ``shape``.
+
+    Broadcasting copies an input along new leading axes and along its axes of
+    size 1; each copy receives a share of the gradient, so the gradient of
+    the original is the *sum* over the copies:
+
+        a: (3, 1)  +  b: (2, 1, 4)  ->  (2, 3, 4)
+        dL/da = G.sum(axis=0).sum(axis=2, keepdims=True)      shape (3, 1)
+
+    ``shape`` may be ``()`` (a scalar tensor).
+    """
+    # BEGIN SOLUTION 2.1
+    shape = tuple(shape)
+    extra = grad.ndim - len(shape)
+    if extra > 0:                                   # new leading axes: sum them away
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:                                        # stretched axes of size 1: sum, keep the axis
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+    # END SOLUTION
+
+
+class Mul(Function):
+    """z = a * b (broadcasting).   dL/da = G * b,   dL/db = G * a   (then unbroadcast)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        # BEGIN SOLUTION 2.2
+        grad_a = unbroadcast(grad * self.b, self.a.shape)
+        grad_b = unbroadcast(grad * self.a, self.b.shape)
+        return grad_a, grad_b
+        # END SOLUTION
+
+
+class Div(Function):
+    """z = a / b (broadcasting).   dL/da = G / b,   dL/db = -G a / b^2   (then unbroadcast)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        # BEGIN SOLUTION 2.3
+        grad_a = unbroadcast(grad / self.b, self.a.shape)
+        grad_b = unbroadcast(-grad * self.a / (self.b * self.b), self.b.shape)
+        return grad_a, grad_b
+        # END SOLUTION
+
+
+class Exp(Function):
+    """y = e^x elementwise.   dy/dx = e^x = y, so backward reuses the saved output."""
+
+    def forward(self, x):
+        # BEGIN SOLUTION 2.4
+        self.y = get_array_module(x).exp(x)
+        return self.y
+        # END SOLUTION
+
+    def backward(self, grad):
+        # BEGIN SOLUTION 2.4
+        return grad * self.y
+        # END SOLUTION
+
+
+class Sum(Function):
+    """y = sum of x over ``axes`` (a tuple of non-negative axes), with ``keepdim`` as in torch.
+
+    dy/dx_i = 1 for every summed entry: backward *copies* the upstream gradient
+    to every entry that was summed. If ``keepdim`` is false the summed axes
+    are gone from G; put them back as size-1 axes before broadcasting.
+    """
+
+    def forward(self, x, axes, keepdim=False):
+        self.in_shape, self.axes, self.keepdim = x.shape, tuple(axes), keepdim
+        return x.sum(axis=self.axes, keepdims=keepdim)
+
+    def backward(self, grad):
+        # BEGIN SOLUTION 2.5
+        xp = get_array_module(grad)
+        if not self.keepdim:
+            kept_shape = [1 if i in self.axes else n for i, n in enumerate(self.in_shape)]
+            grad = grad.reshape(kept_shape)
+        return xp.broadcast_to(grad, self.in_shape).copy()
+        # END SOLUTION
+
+
+class MatMul(Function):
+    """C = A @ B for A (..., n, k) and B (..., k, m), batch axes broadcast (both at least 2-D).
+
+        dL/dA = G @ B^T        dL/dB = A^T @ G
+
+    where ^T swaps the last two axes; batch axes that were broadcast are
+    summed back with :func:`unbroadcast`.
+    """
+
+    def forward(self, a, b):
+        if a.ndim < 2 or b.ndim < 2:
+            raise ValueError(f"MatMul: both operands must be at least 2-D, got {a.shape} and {b.shape}")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, grad):
+        # BEGIN SOLUTION 2.6
+        grad_a = unbroadcast(grad @ self.b.swapaxes(-1, -2), self.a.shape)
+        grad_b = unbroadcast(self.a.swapaxes(-1, -2) @ grad, self.b.shape)
+        return grad_a, grad_b
+        # END SOLUTION
+
+
+def relative_error(a, b):
+    """Elementwise relative error of two host arrays (CS231n's measure):
+
+        rel(a, b) = |a - b| / max(|a|, |b|),   defined as 0 where a = b = 0.
+
+    Returns a float64 array of the broadcast shape. Rules of thumb in float64:
+    below 1e-7 the gradient is right; above 1e-2 it is almost surely wrong.
+    """
+    # BEGIN SOLUTION 2.7
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = np.abs(a - b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    return np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+    # END SOLUTION
+
+
+def numerical_gradient(f, x, upstream, eps=1e-6):
+    """Central-difference estimate of d<upstream, f(x)>/dx for a Tensor ``x`` (float64).
+
+        dL/dx_k ~ (L(x + eps e_k) - L(x - eps e_k)) / (2 eps),   L(x) = sum(upstream * f(x))
+
+    ``f()`` takes no argument and reads ``x``: change ``x.data`` entry by entry
+    (put each entry back afterwards) and evaluate ``f()`` under ``no_grad()``.
+    ``upstream`` is a host NumPy array of f's output shape; weighting by a
+    random upstream gradient (rather than summing the output) catches
+    gradients that land in the wrong positions. The error of the central
+    formula is O(eps^2); the one-sided one is only O(eps).
+
+    Returns a host float64 array of ``x``'s shape.
+    """
+    # BEGIN SOLUTION 2.8
+    grad = np.zeros(x.shape, dtype=np.float64)
+    flat = x.data.reshape(-1)  # a view: writing into it changes x.data
+    for k in range(flat.size):
+        old = flat[k].copy()
+        values = []
+        for step in (eps, -eps):
+            flat[k] = old + step
+            with no_grad():
+                out = f()
+            out = out.data if isinstance(out, Tensor) else out
+            values.append(float((to_numpy(out) * upstream).sum()))
+        flat[k] = old
+        grad.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)
+    return grad
+    # END SOLUTION

@@ -1,0 +1,49 @@
+"""Graded tests of notebook 9 (exercises/ch09_selective_kernel.py)."""
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grading_helpers import assert_same_as, constants, graded, prepared, rng, t64
+from minicnn import nn
+from minicnn.testing import assert_parity, gradcheck
+from minicnn.testing.strategies import arrays
+
+MODULE = "ch09_selective_kernel"
+
+
+@pytest.fixture
+def ch9(load):
+    return load(MODULE)
+
+
+def _torch_sk(torch):
+    def sk(branches, w_fc, w_sel):
+        n, m, c = branches.shape[:3]
+        z = torch.relu(branches.sum(dim=1).mean(dim=(2, 3)) @ w_fc.T)
+        alpha = torch.softmax((z @ w_sel.T).reshape(n, m, c, 1, 1), dim=1)
+        return (alpha * branches).sum(dim=1)
+    return sk
+
+
+@pytest.mark.ex9_1
+@graded(max_examples=6)
+@given(data=st.data(), m=st.integers(2, 3), c=st.integers(1, 4), d=st.integers(1, 3),
+       seed=st.integers(0, 100))
+def test_sk_matches_torch_and_gradcheck(ch9, torch, data, m, c, d, seed):
+    branches = data.draw(arrays((2, m, c, 2, 3)))
+    w_fc, w_sel = rng(seed).normal(0, 0.8, (d, c)), rng(seed + 1).normal(0, 0.8, (m * c, d))
+    assert_parity(ch9.sk_fuse_select, _torch_sk(torch), [branches, w_fc, w_sel])
+    gradcheck(ch9.sk_fuse_select, t64(branches), t64(w_fc), t64(w_sel))
+
+
+@pytest.mark.ex9_1
+def test_sk_matches_minicnn_fuse_and_select(ch9):
+    m, c, d = 2, 8, 2
+    branches = rng(1).normal(size=(2, m, c, 3, 3))
+    w_fc, w_sel = rng(2).normal(0, 0.8, (d, c)), rng(3).normal(0, 0.8, (m * c, d))
+    fuse = nn.Fuse(c, reduction_factor=4)
+    fuse.fc._modules["1"] = nn.Identity()   # the exercise leaves out the batch norm
+    prepared(fuse, {"fc.0.weight": w_fc[:, :, None, None]})
+    select = prepared(nn.Select(c, n_branches=m, reduction_factor=4), {"fc.weight": w_sel[:, :, None, None]})
+    assert_same_as(lambda b: ch9.sk_fuse_select(b, *constants(w_fc, w_sel)),
+                   lambda b: select(b, fuse(b)), [branches])
