@@ -124,18 +124,18 @@ def batch_norm_case(n, c, size):
 
 
 CASES = [
-    ("convolutions", "conv", "conv2d 3x3 pad 1, N=32 C=64 F=64 32x32", conv_case(32, 64, 64, 32, 3, padding=1)),
-    ("convolutions", "conv64", "conv2d 3x3 pad 1, N=16 C=32 F=32 64x64", conv_case(16, 32, 32, 64, 3, padding=1)),
-    ("convolutions", "conv_rgb", "conv2d 3x3 pad 1, N=8 C=3 F=64 128x128", conv_case(8, 3, 64, 128, 3, padding=1)),
-    ("convolutions", "dilated", "conv2d 3x3 dilation 2 pad 2, N=32 C=64 F=64 32x32",
+    ("convolutions", "conv", "conv2d 3x3 pad 1, N={n} C=64 F=64 32x32", conv_case(32, 64, 64, 32, 3, padding=1)),
+    ("convolutions", "conv64", "conv2d 3x3 pad 1, N={n} C=32 F=32 64x64", conv_case(16, 32, 32, 64, 3, padding=1)),
+    ("convolutions", "conv_rgb", "conv2d 3x3 pad 1, N={n} C=3 F=64 128x128", conv_case(8, 3, 64, 128, 3, padding=1)),
+    ("convolutions", "dilated", "conv2d 3x3 dilation 2 pad 2, N={n} C=64 F=64 32x32",
      conv_case(32, 64, 64, 32, 3, padding=2, dilation=2)),
-    ("convolutions", "dw", "depthwise conv2d 3x3 pad 1 groups=64, N=32 C=64 32x32",
+    ("convolutions", "dw", "depthwise conv2d 3x3 pad 1 groups=64, N={n} C=64 32x32",
      conv_case(32, 64, 64, 32, 3, padding=1, groups=64)),
-    ("convolutions", "up", "conv_transpose2d 2x2 stride 2, N=32 C=64 F=32 16x16 -> 32x32",
+    ("convolutions", "up", "conv_transpose2d 2x2 stride 2, N={n} C=64 F=32 16x16 -> 32x32",
      conv_transpose_case(32, 64, 32, 16, 2, 2)),
-    ("pooling+BN", "maxpool", "max_pool2d 3x3 stride 2 pad 1, N=32 C=64 32x32",
+    ("pooling+BN", "maxpool", "max_pool2d 3x3 stride 2 pad 1, N={n} C=64 32x32",
      max_pool_case(32, 64, 32, 3, 2, 1)),
-    ("pooling+BN", "bn", "batch_norm (training), N=32 C=64 32x32", batch_norm_case(32, 64, 32)),
+    ("pooling+BN", "bn", "batch_norm (training), N={n} C=64 32x32", batch_norm_case(32, 64, 32)),
 ]
 
 
@@ -214,6 +214,7 @@ def main(argv=None):
             print(f"{name:<10} {description:<62} {'(not available in minicnn yet)':>37}")
             continue
         arrays, mc_fn, torch_fn = built
+        description = description.format(n=arrays[0].shape[0])
         mc_tensors = [minicnn.tensor(a, requires_grad=True) for a in arrays]
         torch_tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
         with minicnn.no_grad():

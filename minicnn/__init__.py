@@ -11,7 +11,9 @@ from .random import manual_seed
 from .tensor import Tensor, tensor
 from .ops import *  # noqa: F401,F403  (torch-style tensor functions: minicnn.exp, minicnn.cat, ...)
 from . import functional, init, nn, optim
+from . import models, metrics, data, testing
 from .serialization import load, save
+from .summary import summary
 
 __version__ = "0.1.0"
 

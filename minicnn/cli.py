@@ -159,24 +159,23 @@ def cmd_demo(args):
 
     start = time.time()
     manual_seed(args.seed)
-    size, epochs = DEMO["image_size"], args.epochs
+    size, epochs = args.image_size, args.epochs
     model = UNet(in_channels=1, num_classes=NUM_CLASSES["cells"], base_channels=DEMO["base_channels"],
                  depth=DEMO["depth"], padding="same", batch_norm=True, attention_gates=True)
     use_device(args.device)        # a missing CuPy/GPU stops here, with the install hint
-    train, val, num_classes = make_cells_loaders(size, DEMO["n_train"], DEMO["n_val"], DEMO["batch_size"],
-                                                 args.seed)
+    train, val, num_classes = make_cells_loaders(size, args.n_train, args.n_val, DEMO["batch_size"], args.seed)
     optimizer = Adam(model.parameters(), lr=DEMO["lr"])
     scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"minicnn demo: attention U-Net ({n_params:,} parameters, base {DEMO['base_channels']} channels, "
-          f"depth {DEMO['depth']}) on {DEMO['n_train']} generated {size}x{size} cell images, "
+          f"depth {DEMO['depth']}) on {args.n_train} generated {size}x{size} cell images, "
           f"{epochs} epochs, Adam lr {DEMO['lr']} (cosine), U-Net weight-map loss", flush=True)
     trainer = Trainer(model, optimizer, weighted_cross_entropy, train, val, scheduler=scheduler,
                       metrics="segmentation", num_classes=num_classes, device=args.device,
                       progress=not args.no_progress)
     history = trainer.fit(epochs)
     metrics = final_metrics(history, "segmentation")
-    print(f"validation metrics ({DEMO['n_val']} images):")
+    print(f"validation metrics ({args.n_val} images):")
     print_metrics(metrics, "segmentation")
     images, masks, _ = next(iter(val))
     fig = plots.plot_demo(model, images, masks, n=3, history=history)
@@ -272,6 +271,8 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=DEMO["seed"])
     demo.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for flag, key in (("--image-size", "image_size"), ("--n-train", "n_train"), ("--n-val", "n_val")):
+        demo.add_argument(flag, type=int, default=DEMO[key], help=argparse.SUPPRESS)   # for quick tests
     demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser("train", help="train a model from minicnn.models on cells or digits",

@@ -188,8 +188,9 @@ def _draw_map(ax, name, kind, a, background):
         ax.set_axis_off()
         return
     ax.imshow(background, cmap="gray")
-    ax.imshow(_resize(spatial, (H, W)), cmap="jet", alpha=0.45, vmin=0,
-              vmax=max(float(spatial.max()), 1e-12) if kind == "position" else 1)
+    heat = ax.imshow(_resize(spatial, (H, W)), cmap="jet", alpha=0.45, vmin=0,
+                     vmax=max(float(spatial.max()), 1e-12) if kind == "position" else 1)
+    ax.figure.colorbar(heat, ax=ax, fraction=0.046, pad=0.02)
     ax.set_title(title, fontsize="x-small")
     ax.set_axis_off()
 

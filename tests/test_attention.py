@@ -23,6 +23,16 @@ from minicnn.testing import assert_module_parity, assert_parity, load_torch_weig
 from minicnn.testing.strategies import arrays
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """These tensors are tiny: torch's thread pool costs more than it saves (about 10x slower
+    with 2 threads on this 2-core machine when it is busy), so use one thread here."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @dataclass
 class Case:
     """One module configuration: how to build both twins and which inputs it takes."""

@@ -57,7 +57,8 @@ def test_interpolate_gradcheck(backend, case):
 def test_interpolate_matches_torch(backend, case):
     x, options = case
     for dtype in (np.float64, np.float32):
-        assert_parity(lambda t: F.interpolate(t, **options), lambda t: TF.interpolate(t, **options), [x], dtype=dtype)
+        assert_parity(lambda t: F.interpolate(t, **options), lambda t: TF.interpolate(t, **options), [x],
+                      dtype=dtype)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])

@@ -50,6 +50,18 @@ def test_resnet_variants_count_like_their_torch_twins(build, twin):
     assert count(build()) == R.count_parameters(twin())
 
 
+@pytest.mark.parametrize("build, expected, paper", [
+    (lambda: models.resnet50(attention="se"), 28_088_024, 28.09e6),          # SE paper; = timm seresnet50
+    (lambda: models.resnet50(attention="cbam"), 28_089_608, 28.09e6),        # CBAM paper
+    (lambda: models.resnext50_32x4d(attention="sk", attention_kwargs={"min_reduced_dim": 32}),
+     27_479_784, 27.5e6),                                                    # SKNet-50, SK paper
+])
+def test_attention_resnet50_counts_match_the_papers(build, expected, paper):
+    """Placement check by counting: one module per block at the right width gives the papers' totals."""
+    n = count(build())
+    assert n == expected and abs(n / paper - 1) < 1e-3
+
+
 def test_resnet_state_dict_keys_are_torchvisions():
     ours = models.resnet18(num_classes=10, base_channels=8).state_dict()
     theirs = R.torch_resnet("resnet18", num_classes=10, base_channels=8).state_dict()
@@ -205,6 +217,8 @@ def test_resnet_errors():
         models.resnet18(groups=32, width_per_group=4)
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 3, H, W\)"):
         models.resnet18(base_channels=4)(randn(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="'sk' cannot be combined with dilated stages"):
+        models.resnet18(base_channels=16, attention="sk", replace_stride_with_dilation=[False, False, True])
 
 
 def test_small_input_resnet_for_digits():

@@ -66,12 +66,14 @@ def test_bottleneck_parity(train, stride, groups, base_width, dilation):
 
 
 @pytest.mark.parametrize("name, options, shape", [
-    ("resnet18", dict(base_channels=4), (4, 3, 32, 32)),
+    ("resnet18", dict(base_channels=4), (2, 3, 64, 64)),
     ("resnet18", dict(base_channels=4, small_input=True, in_channels=1,
                       replace_stride_with_dilation=[False, True, True]), (2, 1, 8, 8)),
-    ("resnet50", dict(base_channels=4, small_input=True, groups=2, width_per_group=32), (2, 3, 8, 8)),
+    ("resnet50", dict(base_channels=4, small_input=True, groups=2, width_per_group=32), (2, 3, 16, 16)),
 ])
 def test_small_resnet_parity(name, options, shape):
+    # layer4 keeps >= 8 values per channel: batch norm over 2 values is degenerate (outputs +-1)
+    # and amplifies rounding differences.
     mc = getattr(models, name)(num_classes=5, **options)
     th = R.torch_resnet(name, num_classes=5, **options)
     assert_module_parity(mc, th, normal(*shape))

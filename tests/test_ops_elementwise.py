@@ -10,7 +10,7 @@ Hypothesis and is checked twice:
 
 Inputs are kept away from kinks (abs at 0, clamp's bounds) and ties (maximum).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -33,7 +33,6 @@ class Case:
     draw: Callable  # data -> (list of NumPy arrays, dict of options)
     ours: Callable  # (*minicnn tensors, **options) -> Tensor
     theirs: Callable = None  # (*torch tensors, **options) -> torch.Tensor; default: same as ours
-    options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.theirs = self.theirs or self.ours

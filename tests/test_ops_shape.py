@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minicnn
+from minicnn.testing import gradcheck
 from minicnn.testing.strategies import arrays, shapes
 
 from test_ops_elementwise import Case, check_gradient, check_parity
@@ -150,13 +151,15 @@ CASES = [
          lambda x, target: x.view(target)),
     Case("transpose", one_array(two_dims), lambda x, dim0, dim1: x.transpose(dim0, dim1)),
     Case("permute", one_array(permutation), lambda x, dims: x.permute(*dims)),
-    Case("T", one_array(lambda data, shape: {}), lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim)))),
+    Case("T", one_array(lambda data, shape: {}), lambda x: x.T,
+         lambda x: x.permute(*reversed(range(x.ndim)))),
     Case("flatten", one_array(flatten_range), lambda x, start, end: x.flatten(start, end)),
-    Case("squeeze", with_ones, lambda x, dim: x.squeeze(dim), lambda x, dim: x.squeeze() if dim is None
-         else x.squeeze(dim)),
+    Case("squeeze", with_ones, lambda x, dim: x.squeeze(dim),
+         lambda x, dim: x.squeeze() if dim is None else x.squeeze(dim)),
     Case("unsqueeze", one_array(unsqueeze_dim), lambda x, dim: x.unsqueeze(dim)),
     Case("expand", expand_inputs, lambda x, sizes: x.expand(*sizes)),
-    Case("cat", cat_inputs, lambda *xs, dim: minicnn.cat(xs, dim=dim), lambda *xs, dim: torch.cat(xs, dim=dim)),
+    Case("cat", cat_inputs, lambda *xs, dim: minicnn.cat(xs, dim=dim),
+         lambda *xs, dim: torch.cat(xs, dim=dim)),
     Case("stack", stack_inputs, lambda *xs, dim: minicnn.stack(xs, dim=dim),
          lambda *xs, dim: torch.stack(xs, dim=dim)),
 ] + [
@@ -225,3 +228,11 @@ def test_overlapping_slices_add_up(backend):
     y = x[1:4].sum() * 2 + x[:3].sum() * 3
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3, 5, 5, 2, 0])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 3, 3)], ids=["distinct sizes", "cube"])
+def test_permute_by_a_cycle_is_undone_by_the_inverse(shape, backend):
+    """A 3-cycle is not its own inverse (a swap is): on a cube a wrong backward keeps the shape."""
+    x = minicnn.tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+    gradcheck(lambda t: t.permute(1, 2, 0), x)
+    gradcheck(lambda t: t.permute(2, 0, 1), x)

@@ -115,7 +115,8 @@ def test_max_unpool2d_gradcheck(backend, case):
 def test_max_pool2d_matches_torch(backend, case):
     x, options = case
     for dtype in (np.float64, np.float32):
-        assert_parity(lambda t: F.max_pool2d(t, **options), lambda t: TF.max_pool2d(t, **options), [x], dtype=dtype)
+        assert_parity(lambda t: F.max_pool2d(t, **options), lambda t: TF.max_pool2d(t, **options), [x],
+                      dtype=dtype)
     _, ours = F.max_pool2d(_tensor(x), **options, return_indices=True)
     _, theirs = TF.max_pool2d(torch.tensor(x), **options, return_indices=True)
     assert ours.dtype == np.int64
@@ -127,7 +128,8 @@ def test_max_pool2d_matches_torch(backend, case):
 def test_avg_pool2d_matches_torch(backend, case):
     x, options = case
     for dtype in (np.float64, np.float32):
-        assert_parity(lambda t: F.avg_pool2d(t, **options), lambda t: TF.avg_pool2d(t, **options), [x], dtype=dtype)
+        assert_parity(lambda t: F.avg_pool2d(t, **options), lambda t: TF.avg_pool2d(t, **options), [x],
+                      dtype=dtype)
 
 
 @settings(max_examples=10)
@@ -236,7 +238,8 @@ def test_max_unpool2d_naive_equals_fast():
 def test_global_pooling():
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
     np.testing.assert_allclose(F.adaptive_avg_pool2d(_tensor(x), 1).numpy(), x.mean(axis=(2, 3), keepdims=True))
-    np.testing.assert_array_equal(F.adaptive_max_pool2d(_tensor(x), (1, 1)).numpy(), x.max(axis=(2, 3), keepdims=True))
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(_tensor(x), (1, 1)).numpy(),
+                                  x.max(axis=(2, 3), keepdims=True))
 
 
 # --------------------------------------------------------------------------- modules
@@ -311,7 +314,8 @@ def test_max_unpool2d_errors():
     y, indices = F.max_pool2d(x, 2, return_indices=True)                      # 3x3 from a 7x7 input
     with pytest.raises(ValueError, match=r"max_unpool2d: invalid output_size \(8, 8\).*between 4 and 8"):
         F.max_unpool2d(y, indices, 2, output_size=(8, 8))
-    with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index \d+ \(output planes are of size 6x6"):
+    with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index \d+ \(output planes are of "
+                                         r"size 6x6"):
         F.max_unpool2d(y, indices, 2)                                        # default 6x6 is too small
     with pytest.raises(ValueError, match="2 or 4 elements"):
         F.max_unpool2d(y, indices, 2, output_size=(3, 7, 7))

@@ -1,5 +1,9 @@
 """The Trainer: a short run lowers the loss; resuming from a checkpoint equals an uninterrupted run."""
-import numpy as np
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
 import pytest
 
 import minicnn
@@ -110,3 +114,76 @@ def test_trainer_errors():
         Trainer(model, Adam(model.parameters()), weighted_cross_entropy, [], metrics="dice")
     with pytest.raises(minicnn.backend.BackendError, match="unknown device"):
         Trainer(model, Adam(model.parameters()), weighted_cross_entropy, [], device="tpu")
+
+
+# --------------------------------------------------------------------------- plots
+class FakeAttention(nn.Module):
+    """Stores a random map of a chosen shape on last_attention, as the attention modules do."""
+
+    def __init__(self, shape_of):
+        super().__init__()
+        self.shape_of = shape_of
+        self.last_attention = None
+
+    def forward(self, x):
+        self.last_attention = minicnn.tensor(np.random.default_rng(0).random(self.shape_of(x.shape)))
+        return x
+
+
+class PositionAttentionModule(FakeAttention):
+    """Named like DANet's PAM, whose (N, P, P) affinities are drawn for the centre pixel."""
+
+
+class AttentiveFCN(TinyFCN):
+    def __init__(self):
+        super().__init__()
+        self.channel = FakeAttention(lambda s: (s[0], 6, 1, 1))
+        self.spatial = FakeAttention(lambda s: (s[0], 1, s[2] // 2, s[3] // 2))
+        self.full = FakeAttention(lambda s: (s[0], 4, s[2], s[3]))
+        self.pam = PositionAttentionModule(lambda s: (s[0], 16, 16))
+        self.sk = FakeAttention(lambda s: (s[0], 2, 6, 1, 1))
+
+    def forward(self, x):
+        for m in (self.channel, self.spatial, self.full, self.pam, self.sk):
+            m(x)
+        return super().forward(x)
+
+
+def test_plots_return_figures_and_save_files(tmp_path, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("library code must not call matplotlib.use or plt.show")
+    monkeypatch.setattr(matplotlib, "use", forbidden)
+    monkeypatch.setattr(plt, "show", forbidden)
+    open_figures = plt.get_fignums()
+
+    from minicnn import plots
+    from minicnn.data import make_cells
+
+    cells = make_cells(3, size=16, seed=0)
+    model = AttentiveFCN()
+    history = [{"epoch": 1, "train_loss": 0.9, "val_loss": 1.0, "val_mean_iu": 0.4, "val_iou": [0.3, 0.5]},
+               {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6, "val_mean_iu": 0.7, "val_iou": [0.6, 0.8]}]
+    maps = plots.attention_maps(model, cells.images[0])
+    assert [name for name, _, _ in maps] == ["channel", "spatial", "full", "pam", "sk"]
+    assert [kind for _, kind, _ in maps][3] == "position"
+    predictions = plots.predict(model, cells.images)
+    assert predictions.shape == (3, 16, 16)
+    figures = {
+        "history": plots.plot_history(history),
+        "predictions": plots.plot_predictions(cells.images, cells.masks, predictions, n=2),
+        "attention": plots.plot_attention(model, cells.images[0]),
+        "demo": plots.plot_demo(model, cells.images, cells.masks, n=2, history=history),
+        "no_attention": plots.plot_attention(TinyFCN(), cells.images[0]),
+    }
+    for name, fig in figures.items():
+        assert isinstance(fig, Figure)
+        path = plots.save_figure(fig, tmp_path / "figures" / f"{name}.png")
+        assert path.stat().st_size > 1000
+    assert len(figures["attention"].axes) >= 6
+    assert plt.get_fignums() == open_figures              # no pyplot figures left open
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_history([])

@@ -212,7 +212,7 @@ def select(names=None) -> list:
         else:
             found = [get(name)]
         chosen.extend(e for e in found if e not in chosen)
-    return chosen
+    return sorted(chosen, key=EXERCISES.index)
 
 
 def of_chapter(chapter: int) -> list:

@@ -261,11 +261,10 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
-        for name, child in self._modules.items():
-            child_repr = repr(child).replace("\n", "\n  ")
-            lines.append(f"({name}): {child_repr}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        """torch's layout: ``Name(extra)`` for a leaf, else one indented line per extra and child."""
+        extra = [line for line in self.extra_repr().split("\n") if line]
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self._modules.items()]
+        if not children:
+            return f"{type(self).__name__}(" + "\n  ".join(extra) + ")"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(extra + children) + "\n)"

@@ -110,6 +110,11 @@ def col2im(cols, padded_shape, kernel_size, stride, dilation, out_size):
     n, c, h_pad, w_pad = padded_shape
     (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
     cols = cols.reshape(c, k_h, k_w, n, h_out, w_out)
+    if (s_h, s_w) == (k_h, k_w) and (d_h, d_w) == (1, 1) and (h_pad, w_pad) == (h_out * k_h, w_out * k_w):
+        # The windows tile the image exactly, without overlap or gaps (stride = kernel, e.g. the
+        # 2x2 stride-2 up-conv of U-Net): nothing is added twice, col2im only rearranges.
+        #   x_pad[n, c, i*k_h + u, j*k_w + v] = cols[c, u, v, n, i, j]
+        return cols.transpose(3, 0, 4, 1, 5, 2).reshape(n, c, h_pad, w_pad)
     out = xp.zeros((c, n, h_pad, w_pad), dtype=cols.dtype)
     for u in range(k_h):
         for v in range(k_w):

@@ -37,7 +37,7 @@ from ..backend import get_array_module
 __all__ = ["batch_norm"]
 
 
-def _channels_last_flat(x):
+def _flatten_spatial(x):
     """View (N, C, *spatial) as (N, C, S): each channel's entries are then x3[:, c, :]."""
     return x.reshape(x.shape[0], x.shape[1], -1)
 
@@ -60,7 +60,7 @@ class BatchNorm(Function):
 
     def forward(self, x, weight, bias, running_mean, running_var, training, momentum, eps):
         xp = get_array_module(x)
-        x3 = _channels_last_flat(x)
+        x3 = _flatten_spatial(x)
         N, C, S = x3.shape
         M = N * S
         if training:
@@ -90,7 +90,7 @@ class BatchNorm(Function):
 
     def backward(self, grad):
         xp = get_array_module(grad)
-        g3 = _channels_last_flat(grad)
+        g3 = _flatten_spatial(grad)
         N, C, S = g3.shape
         M = N * S
         grad_bias = _per_channel_sum(xp, g3)                          # dbeta = sum dy

@@ -480,10 +480,10 @@ def _adaptive_output_size(op, x, output_size):
 
 def adaptive_avg_matrix(in_size, out_size, dtype=np.float64):
     """P (out_size, in_size) with P[i, start_i:end_i] = 1 / (end_i - start_i): one bin's mean per row."""
-    P = np.zeros((out_size, in_size), dtype=dtype)
-    for i, (s, e) in enumerate(zip(*adaptive_bins(in_size, out_size))):  # a loop over output rows of a
-        P[i, s:e] = 1.0 / (e - s)                                         # small matrix, not over pixels
-    return P
+    start, end = adaptive_bins(in_size, out_size)
+    position = np.arange(in_size)[None, :]
+    in_bin = (start[:, None] <= position) & (position < end[:, None])
+    return (in_bin / (end - start)[:, None]).astype(dtype)
 
 
 class AdaptiveAvgPool2d(Function):

@@ -7,8 +7,9 @@
   level, so a syntax error in one file fails only the tests that use it.
 * One marker per exercise (``@pytest.mark.ex3_2``), registered here from
   :mod:`minicnn.course.registry` (pyproject sets --strict-markers).
-* ``MINICNN_RESULTS=path.json`` makes the run write every test's outcome,
-  its exercises and the first line of its failure (the grader reads it).
+* ``MINICNN_RESULTS=path.jsonl`` makes the run write, as it goes, every
+  test's exercises, outcome and first line of failure (read by
+  :func:`minicnn.course.grade.read_results`).
 * These tests are collected only when asked for by path
   (``pytest tests/exercises ...``): a plain ``pytest`` must not run them
   against the unsolved stubs.
@@ -57,8 +58,16 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for exercise in registry.EXERCISES:
         config.addinivalue_line("markers", f"{exercise.marker}: exercise {exercise.id}, {exercise.title}")
+    # A stub's @st.composite strategy raises before it draws; Hypothesis warns about that.
+    config.addinivalue_line("filterwarnings", "ignore:There is no reason to use @st.composite")
     if os.environ.get("MINICNN_RESULTS"):
         config.pluginmanager.register(_ResultsRecorder(os.environ["MINICNN_RESULTS"]), "minicnn-results")
+    if _asked_for(config):
+        # Import torch now, before any test's time limit starts (it takes seconds on a busy machine).
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            pass
 
 
 def implementation_dir(config) -> Path:
@@ -114,38 +123,53 @@ def load(impl_dir):
 # --------------------------------------------------------------------------- results for the grader
 def _first_line(report) -> str:
     longrepr = report.longrepr
-    crash = getattr(longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(longrepr)
     if isinstance(longrepr, tuple):  # skips: (file, line, reason)
         text = str(longrepr[2])
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(longrepr)
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0].strip() if lines else ""
+    first = lines[0].strip() if lines else ""
+    return first[len("Failed: "):] if first.startswith("Failed: ") else first
 
 
 class _ResultsRecorder:
-    """Writes {"tests": [{nodeid, exercises, outcome, message}], "errors": [...]} at the end."""
+    """Appends one JSON line per event to a file, flushed at once, so that the grader still knows
+    what happened when a test hangs and the process is killed (pytest-timeout's thread method):
+
+        {"event": "collected", "tests": {nodeid: [markers]}}
+        {"event": "start", "nodeid": ...}
+        {"event": "report", "nodeid": ..., "when": "setup|call|teardown", "outcome": ..., "message": ...}
+        {"event": "collect_error", "nodeid": ..., "message": ...}
+        {"event": "finish"}
+    """
 
     def __init__(self, path):
-        self.path = path
-        self.tests = {}
-        self.errors = []
+        self.file = open(path, "a", encoding="utf-8")
 
-    def pytest_runtest_logreport(self, report):
-        exercises = sorted(k for k in report.keywords if k in _MARKERS)
-        entry = self.tests.setdefault(report.nodeid, {"nodeid": report.nodeid, "exercises": exercises,
-                                                       "outcome": "passed", "message": ""})
-        if report.failed and entry["outcome"] != "failed":
-            entry["outcome"], entry["message"] = "failed", _first_line(report)
-        elif report.skipped and entry["outcome"] == "passed":
-            entry["outcome"], entry["message"] = "skipped", _first_line(report)
+    def write(self, **event):
+        self.file.write(json.dumps(event) + "\n")
+        self.file.flush()
+
+    def pytest_collection_finish(self, session):
+        self.write(event="collected", tests={
+            item.nodeid: sorted(m.name for m in item.iter_markers() if m.name in _MARKERS)
+            for item in session.items})
 
     def pytest_collectreport(self, report):
         if report.failed:
-            self.errors.append({"nodeid": report.nodeid, "message": _first_line(report)})
+            self.write(event="collect_error", nodeid=report.nodeid, message=_first_line(report))
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.write(event="start", nodeid=nodeid)
+
+    def pytest_runtest_logreport(self, report):
+        self.write(event="report", nodeid=report.nodeid, when=report.when, outcome=report.outcome,
+                   message=_first_line(report) if report.outcome != "passed" else "")
 
     def pytest_sessionfinish(self, session):
-        Path(self.path).write_text(json.dumps({"tests": list(self.tests.values()), "errors": self.errors},
-                                              indent=1))
+        self.write(event="finish")
+        self.file.close()
 
 
 _MARKERS = {e.marker for e in registry.EXERCISES}

@@ -135,6 +135,7 @@ class CBAM(Module):
         self.last_attention = None
 
     def forward(self, x):
+        check_input(self, x, self.in_dim)
         out = self.channel_attention(x)
         out = self.spatial_attention(out)
         self.last_attention = self.spatial_attention.last_attention

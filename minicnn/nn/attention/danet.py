@@ -44,7 +44,6 @@ Memory grows as N_pos^2: keep maps small.
 """
 import numpy as np
 
-from ...tensor import Tensor
 from ..conv import Conv2d
 from ..layers import Softmax
 from ..module import Module, Parameter
@@ -67,7 +66,7 @@ class PAM(Module):
         self.query_conv = Conv2d(in_dim, qk_dim, kernel_size=1)
         self.key_conv = Conv2d(in_dim, qk_dim, kernel_size=1)
         self.value_conv = Conv2d(in_dim, in_dim, kernel_size=1)
-        self.gamma = Parameter(Tensor(np.zeros(1, dtype=np.float32)))
+        self.gamma = Parameter(np.zeros(1, dtype=np.float32))   # initialised to 0
         self.softmax = Softmax(dim=-1)
         self.last_attention = None
 
@@ -103,7 +102,7 @@ class CAM(Module):
         if variant not in self.VARIANTS:
             raise ValueError(f"CAM: variant must be one of {self.VARIANTS}, got {variant!r}")
         self.variant = variant
-        self.gamma = Parameter(Tensor(np.zeros(1, dtype=np.float32)))
+        self.gamma = Parameter(np.zeros(1, dtype=np.float32))   # initialised to 0
         self.softmax = Softmax(dim=-1)
         self.last_attention = None
 

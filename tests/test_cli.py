@@ -1,0 +1,102 @@
+"""The command line: tiny training runs write their metrics; bad names fail with the valid ones listed."""
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+from minicnn.cli import main  # noqa: E402
+
+SEGMENTATION_KEYS = {"pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu", "iou", "dice"}
+TINY_CELLS = ["--image-size", "16", "--n-train", "4", "--n-val", "2", "--width", "4", "--no-progress"]
+
+
+def test_train_unet_on_cells_writes_the_segmentation_metrics(tmp_path, capsys):
+    out = tmp_path / "metrics" / "unet.json"
+    code = main(["train", "unet", "--dataset", "cells", "--epochs", "1", "--attention", "gate",
+                 "--metrics-out", str(out), "--plot", str(tmp_path / "unet.png"), *TINY_CELLS])
+    assert code == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == SEGMENTATION_KEYS
+    assert all(0 <= metrics[k] <= 1 for k in ("pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu"))
+    assert len(metrics["iou"]) == len(metrics["dice"]) == 2
+    assert (tmp_path / "unet.png").stat().st_size > 0
+    assert "mean IU" in capsys.readouterr().out
+
+
+def test_train_resnet18_with_attention_on_digits_writes_top1(tmp_path):
+    out = tmp_path / "digits.json"
+    code = main(["train", "resnet18", "--dataset", "digits", "--epochs", "1", "--attention", "se",
+                 "--n-train", "32", "--n-val", "16", "--width", "4", "--metrics-out", str(out), "--no-progress"])
+    assert code == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"top1"} and 0 <= metrics["top1"] <= 1
+
+
+def test_checkpoint_and_resume_from_the_command_line(tmp_path):
+    first = ["train", "unet", "--dataset", "cells", "--checkpoint-dir", str(tmp_path), *TINY_CELLS]
+    assert main([*first, "--epochs", "1"]) == 0
+    assert (tmp_path / "last.npz").exists()
+    assert main([*first, "--epochs", "2", "--resume", str(tmp_path / "last.npz"),
+                 "--metrics-out", str(tmp_path / "m.json")]) == 0
+    assert set(json.loads((tmp_path / "m.json").read_text())) == SEGMENTATION_KEYS
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "vgg99", "--dataset", "cells"], ["unknown model 'vgg99'", "unet", "resnet18"]),
+    (["train", "unet", "--dataset", "mnist"], ["unknown dataset 'mnist'", "cells, digits"]),
+    (["train", "resnet18", "--dataset", "digits", "--attention", "transformer"],
+     ["unknown attention 'transformer'", "se, eca, cbam, bam, ge, sk"]),
+    (["train", "unet", "--dataset", "cells", "--attention", "se"], ["unknown attention 'se'", "none, gate"]),
+    (["train", "resnet18", "--dataset", "cells"], ["does not fit", "unet"]),
+    (["train", "unet", "--dataset", "cells", "--image-size", "20"], ["--image-size 20", "16 or 24"]),
+])
+def test_bad_names_exit_2_and_list_the_valid_ones(argv, expected, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    for text in expected:
+        assert text in err
+    assert "Traceback" not in err
+
+
+def test_gpu_without_cupy_prints_the_install_hint_and_exits_1(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", None)          # as on a machine without CuPy
+    assert main(["train", "unet", "--dataset", "cells", "--device", "gpu", *TINY_CELLS]) == 1
+    err = capsys.readouterr().err
+    assert "cupy" in err.lower() and "pip install" in err and "Traceback" not in err
+
+
+def test_gradcheck_runs_the_catalogue(capsys):
+    assert main(["gradcheck", "add", "mul"]) == 0
+    out = capsys.readouterr().out
+    assert "add" in out and "mul" in out and "2 passed" in out
+    assert main(["gradcheck", "no_such_op"]) == 2
+    assert "no_such_op" in capsys.readouterr().err
+
+
+def test_gradcheck_without_the_catalogue_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "minicnn.testing.catalog", None)
+    assert main(["gradcheck"]) == 1
+    assert "catalogue" in capsys.readouterr().err
+
+
+def test_demo_runs_end_to_end_for_one_epoch(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    assert main(["demo", "--epochs", "1", "--out", str(out), "--no-progress",
+                 "--image-size", "16", "--n-train", "8", "--n-val", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "mean IU" in text and out.stat().st_size > 0
+
+
+def test_python_dash_m_minicnn():
+    env = dict(os.environ, MPLBACKEND="Agg")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-m", "minicnn", "--help"], capture_output=True, text=True,
+                            cwd=root, env=env, timeout=120)
+    assert result.returncode == 0 and "demo" in result.stdout and "gradcheck" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "minicnn", "train", "nope", "--dataset", "cells"],
+                            capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    assert result.returncode == 2 and "valid models" in result.stderr
