@@ -3,15 +3,23 @@
     python benchmarks/bench_layers.py            # the full run (about a minute on 2 cores)
     python benchmarks/bench_layers.py --quick    # a smoke run: smaller batches, fewer repeats
     python benchmarks/bench_layers.py --cases conv,dw --repeats 20
+    python benchmarks/bench_layers.py --threads 1 --clock cpu   # robust on a busy machine
 
 Both libraries run in this process, on the same NumPy data and the same
 upstream gradient, with the same number of threads (torch.set_num_threads(n),
-n = the number of threads of NumPy's BLAS). Each measurement is
-``y = op(x, ...); y.backward(g)``; the repeats of minicnn and torch are
-interleaved and the best (minimum) time of each is kept, which is the least
-sensitive to other programs sharing the machine. The report gives the ratio
+n = the number of threads of NumPy's BLAS, or ``--threads n`` for both). Each
+measurement is ``y = op(x, ...); y.backward(g)``; the repeats of minicnn and
+torch are interleaved and the best (minimum) time of each is kept, the
+estimate least disturbed by other programs. The report gives the ratio
 minicnn / torch per case and the geometric mean of the ratios per group
 (convolutions; pooling and batch norm).
+
+Clocks: ``--clock wall`` (default) is elapsed time. On a machine that other
+programs keep busy, elapsed time also counts the time the process waits for
+a core, and torch's OpenMP threads, which wait for each other, suffer most
+from that. ``--clock cpu`` with ``--threads 1`` measures the CPU time of the
+one thread that does all the work (``time.thread_time``), which waiting does
+not inflate.
 
 Peak memory is measured for the minicnn side only, with ``tracemalloc``
 (NumPy reports its array allocations to it) around one extra forward +
@@ -32,7 +40,21 @@ import sys
 import time
 import tracemalloc
 
-import numpy as np
+
+def _set_threads_before_numpy_loads(argv):
+    """BLAS libraries read their thread count when loaded: apply ``--threads n`` before ``import numpy``."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
+            (argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
+        if value is not None:
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = value
+
+
+if __name__ == "__main__":
+    _set_threads_before_numpy_loads(sys.argv[1:])
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -150,7 +172,7 @@ def make_runner(fn, tensors, upstream):
     return run
 
 
-def best_times(runners, repeats, warmup=1):
+def best_times(runners, repeats, warmup=1, clock=time.perf_counter):
     """Interleave the runners ``repeats`` times; the best time (s) of each."""
     for run in runners:
         for _ in range(warmup):
@@ -158,9 +180,9 @@ def best_times(runners, repeats, warmup=1):
     best = [math.inf] * len(runners)
     for _ in range(repeats):
         for i, run in enumerate(runners):
-            start = time.perf_counter()
+            start = clock()
             run()
-            best[i] = min(best[i], time.perf_counter() - start)
+            best[i] = min(best[i], clock() - start)
     return best
 
 
@@ -184,21 +206,31 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="batch / 4, 3 repeats (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 10)")
     parser.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for NumPy's BLAS and torch (default: NumPy's own count)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed time; cpu: CPU time of this thread (needs --threads 1)")
     args = parser.parse_args(argv)
 
     import torch
 
     threads = numpy_threads()
+    if args.threads is not None and threads != args.threads:
+        raise SystemExit(f"NumPy's BLAS has {threads} threads, not --threads {args.threads}: run this file as "
+                         "a script (the thread count must be set before NumPy loads)")
+    if args.clock == "cpu" and threads != 1:
+        raise SystemExit("--clock cpu measures one thread's CPU time: use it with --threads 1")
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(threads)
     repeats = args.repeats or (3 if args.quick else 10)
     scale = 4 if args.quick else 1
     wanted = {c.strip() for c in args.cases.split(",") if c.strip()}
 
-    print(f"minicnn vs torch, forward + backward, float32, CPU")
+    print("minicnn vs torch, forward + backward, float32, CPU")
     print(f"date {datetime.date.today()}  cpu {cpu_model()}  cores {os.cpu_count()}  "
           f"threads numpy={threads} torch={torch.get_num_threads()}")
     print(f"python {platform.python_version()}  numpy {np.__version__}  torch {torch.__version__}  "
-          f"repeats {repeats} (best of){'  QUICK: batch / 4' if args.quick else ''}")
+          f"repeats {repeats} (best of), clock {args.clock}{'  QUICK: batch / 4' if args.quick else ''}")
     print()
     header = f"{'case':<10} {'description':<62} {'torch ms':>9} {'minicnn ms':>11} {'ratio':>6} {'peak MB':>8}"
     print(header)
@@ -222,7 +254,7 @@ def main(argv=None):
         upstream = rng.standard_normal(out_shape).astype(np.float32)
         mc_run = make_runner(mc_fn, mc_tensors, upstream)
         torch_run = make_runner(torch_fn, torch_tensors, torch.tensor(upstream))
-        t_torch, t_mc = best_times([torch_run, mc_run], repeats)
+        t_torch, t_mc = best_times([torch_run, mc_run], repeats, clock=clock)
         peak = peak_memory(mc_run)
         ratio = t_mc / t_torch
         ratios.setdefault(group, []).append(ratio)

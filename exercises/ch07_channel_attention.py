@@ -2,6 +2,7 @@
 # repository (edit the solution and regenerate). Students: fill in every place that raises
 # NotImplementedError, then run `minicnn grade 7.1 7.2 7.3 7.4`.
 """Exercises of notebook 7: channel attention, written with minicnn's differentiable ops.
+(Exercise 7.4, Gather-Excite, is explained in notebook 9.)
 
 Each function takes a feature map ``x`` (a Tensor, (N, C, H, W)) and its
 weights as Tensors, and returns ``a * x`` for a gate ``a`` in (0, 1). Write

@@ -262,7 +262,7 @@ def cmd_gradcheck(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,train,gradcheck}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,train,gradcheck,grade,make-exercises}")
 
     demo = sub.add_parser("demo", help="train a small attention U-Net on generated cells (about a minute)")
     demo.add_argument("--out", default=os.path.join("outputs", "demo.png"),
@@ -308,16 +308,37 @@ def build_parser():
     gradcheck.add_argument("--planted-bug", action="store_true", help="add an op with a wrong backward")
     gradcheck.add_argument("--seed", type=int, default=0)
     gradcheck.set_defaults(run=cmd_gradcheck)
+
+    # The course's commands keep their own parsers (minicnn/course); their arguments pass through.
+    grade = sub.add_parser("grade", add_help=False,
+                           help="grade exercises: minicnn grade [EXERCISE...] [--solutions] (see --help)")
+    grade.add_argument("args", nargs=argparse.REMAINDER)
+    grade.set_defaults(run=lambda args: _course("grade").main(args.args))
+    make = sub.add_parser("make-exercises", add_help=False,
+                          help="regenerate exercises/ from solutions/ (--check: only compare)")
+    make.add_argument("args", nargs=argparse.REMAINDER)
+    make.set_defaults(run=lambda args: _course("make_exercises").main(args.args))
     return parser
+
+
+PASS_THROUGH = {"grade": "grade", "make-exercises": "make_exercises"}
+
+
+def _course(name):
+    import importlib
+    return importlib.import_module(f"minicnn.course.{name}")
 
 
 def main(argv=None):
     """Run the command line; returns the exit code (0 ok, 1 failure, 2 usage error)."""
     from .backend import BackendError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASS_THROUGH:   # the course's commands parse their own arguments
+        return _course(PASS_THROUGH[argv[0]]).main(argv[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:        # --help, or argparse's own usage errors (already printed)
         return exc.code
     try:

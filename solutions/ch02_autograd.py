@@ -158,8 +158,9 @@ def numerical_gradient(f, x, upstream, eps=1e-6):
 
         dL/dx_k ~ (L(x + eps e_k) - L(x - eps e_k)) / (2 eps),   L(x) = sum(upstream * f(x))
 
-    ``f()`` takes no argument and reads ``x``: change ``x.data`` entry by entry
-    (put each entry back afterwards) and evaluate ``f()`` under ``no_grad()``.
+    ``f()`` takes no argument, reads ``x`` and returns a Tensor: change
+    ``x.data`` entry by entry (put each entry back afterwards) and evaluate
+    ``f()`` under ``no_grad()``.
     ``upstream`` is a host NumPy array of f's output shape; weighting by a
     random upstream gradient (rather than summing the output) catches
     gradients that land in the wrong positions. The error of the central

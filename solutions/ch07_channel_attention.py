@@ -1,4 +1,5 @@
 """Exercises of notebook 7: channel attention, written with minicnn's differentiable ops.
+(Exercise 7.4, Gather-Excite, is explained in notebook 9.)
 
 Each function takes a feature map ``x`` (a Tensor, (N, C, H, W)) and its
 weights as Tensors, and returns ``a * x`` for a gate ``a`` in (0, 1). Write

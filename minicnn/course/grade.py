@@ -242,7 +242,11 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
                         help="exercise files graded side by side (default 2)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--list", action="store_true", help="list the exercises and exit")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.list:
+        registry.show_all()
+        return 0
     try:
         exercises = registry.select(args.exercises)
     except KeyError as exc:

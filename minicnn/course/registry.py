@@ -27,11 +27,11 @@ CHAPTERS = {
     4: "Dilated, transposed, separable and coordinate convolutions",
     5: "Pooling and batch normalisation",
     6: "Property-based testing with Hypothesis",
-    7: "Channel attention: SE, ECA and Gather-Excite",
+    7: "Channel attention: SE and ECA",
     8: "Channel and spatial attention: CBAM and BAM",
-    9: "Selective Kernel: attention over kernel sizes",
+    9: "Gather-Excite and Selective Kernel",
     10: "Self-attention: DANet's position and channel attention",
-    11: "Attention gates and the U-Net weight map",
+    11: "The U-Net: attention gates and the weight map",
     12: "Segmentation metrics",
 }
 
@@ -143,7 +143,7 @@ EXERCISES = [
         "draw kernel, dilation, padding first; then draw H and W at least the dilated span minus 2 padding"),
     _ex("6.2", "a Hypothesis strategy for tie-free arrays", 2,
         "a permutation of range(size) plus a jitter in [0.3, 0.7], scaled to [low, high]"),
-    # 7. channel attention
+    # 7. channel attention (7.4, Gather-Excite, is taught in notebook 9)
     _ex("7.1", "squeeze-and-excitation (SE)", 2,
         "z = x.mean((2, 3)); s = sigmoid(relu(z @ w1.T + b1) @ w2.T + b2); y = x * s[:, :, None, None]"),
     _ex("7.2", "ECA's adaptive kernel size", 1,
@@ -174,7 +174,7 @@ EXERCISES = [
         "flatten H, W; alpha = sigmoid(psi @ relu(W_x @ x + W_g @ g + b_g) + b_psi); return x * alpha, alpha"),
     _ex("11.2", "the U-Net weight map", 2,
         "w = w_c + w0 exp(-(d1 + d2)^2 / (2 sigma^2)) outside the cells; d1, d2 from distance transforms"),
-    # 12. metrics
+    # 12. metrics (taught in notebook 11)
     _ex("12.1", "the confusion matrix of a segmentation", 1,
         "bincount of target * num_classes + pred, with minlength num_classes**2, reshaped"),
     _ex("12.2", "pixel accuracy and mean IU", 2,
@@ -228,3 +228,13 @@ def show(chapter: int) -> None:
     for e in exercises:
         print(f"  {e.id:<5} {e.title:<{width}}  {e.points} point{'s' if e.points > 1 else ''}")
     print(f"\nGrade them with:\n  minicnn grade {' '.join(e.id for e in exercises)}")
+
+
+
+def show_all() -> None:
+    """Every chapter's exercises (``minicnn grade --list``)."""
+    for chapter in CHAPTERS:
+        if of_chapter(chapter):
+            show(chapter)
+            print()
+    print(f"{len(EXERCISES)} exercises, {sum(e.points for e in EXERCISES)} points")

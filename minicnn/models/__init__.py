@@ -16,6 +16,12 @@ from .danet import *  # noqa: F401,F403
 from .residual_attention_net import *  # noqa: F401,F403
 from .resnet import *  # noqa: F401,F403
 from .unet import *  # noqa: F401,F403
+from .fcn import *  # noqa: F401,F403
+from .segnet import *  # noqa: F401,F403
+from .context import *  # noqa: F401,F403
+from .deeplab import *  # noqa: F401,F403
+from .pspnet import *  # noqa: F401,F403
+from .refinenet import *  # noqa: F401,F403
 from . import attention_gated_net, danet, residual_attention_net, resnet, unet  # noqa: F401
 
 __all__ = (attention_gated_net.__all__ + danet.__all__ + residual_attention_net.__all__ + resnet.__all__

@@ -75,7 +75,7 @@ from .resnet import BasicBlock, Bottleneck, ResNet
 
 __all__ = ["ASPP", "ASPPConv", "ASPPPooling", "DeepLabV3", "DeepLabV3Plus", "deeplabv3", "deeplabv3plus",
            "dilated_resnet", "resnet_stages", "atrous_rates_for", "atrous_separable_conv",
-           "valid_weight_counts", "BACKBONES"]
+           "valid_weight_counts"]
 
 #: name -> (block, blocks per stage), as torchvision.
 BACKBONES = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet34": (BasicBlock, (3, 4, 6, 3)),
@@ -261,6 +261,11 @@ class DeepLabV3(Module):
         self.aspp = ASPP(self.backbone.out_channels, rates, aspp_channels, separable, aspp_dropout)
         self.classifier = Conv2d(aspp_channels, num_classes, 1)
 
+    @classmethod
+    def paper(cls, num_classes=21, in_channels=3, **overrides):
+        """The paper's DeepLabv3: ResNet-101, output stride 16, multi-grid (1, 2, 4), ASPP 256."""
+        return cls(num_classes, in_channels, **{**PAPER_V3, **overrides})
+
     def forward(self, x):
         features = resnet_stages(self.backbone, x)[-1]              # (N, C, H / os, W / os)
         scores = self.classifier(self.aspp(features))
@@ -298,6 +303,11 @@ class DeepLabV3Plus(Module):
                                       BatchNorm2d(decoder_channels), ReLU())
         self.classifier = Conv2d(decoder_channels, num_classes, 1)
 
+    @classmethod
+    def paper(cls, num_classes=21, in_channels=3, **overrides):
+        """DeepLabv3+ on ResNet-101: ASPP 256, low-level 48, decoder 256, atrous separable convolutions."""
+        return cls(num_classes, in_channels, **{**PAPER_V3PLUS, **overrides})
+
     def forward(self, x):
         stages = resnet_stages(self.backbone, x)
         low, high = stages[0], stages[-1]                           # stride 4 and stride 8 or 16
@@ -311,14 +321,10 @@ class DeepLabV3Plus(Module):
 def deeplabv3(num_classes=21, in_channels=3, paper=False, **kwargs):
     """DeepLabv3; ``paper=True``: ResNet-101, output stride 16, multi-grid (1, 2, 4), ASPP 256
     (58,040,661 parameters for 21 classes)."""
-    options = dict(PAPER_V3) if paper else {}
-    options.update(kwargs)
-    return DeepLabV3(num_classes, in_channels, **options)
+    return (DeepLabV3.paper if paper else DeepLabV3)(num_classes, in_channels, **kwargs)
 
 
 def deeplabv3plus(num_classes=21, in_channels=3, paper=False, **kwargs):
     """DeepLabv3+; ``paper=True``: ResNet-101 encoder, ASPP 256, decoder 48 / 256, separable
     (45,688,261 parameters for 21 classes)."""
-    options = dict(PAPER_V3PLUS) if paper else {}
-    options.update(kwargs)
-    return DeepLabV3Plus(num_classes, in_channels, **options)
+    return (DeepLabV3Plus.paper if paper else DeepLabV3Plus)(num_classes, in_channels, **kwargs)

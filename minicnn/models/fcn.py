@@ -190,6 +190,11 @@ class FCN(Module):
             init.zeros_(layer.weight)
             init.zeros_(layer.bias)
 
+    @classmethod
+    def paper(cls, num_classes=21, variant="8s", in_channels=3, **overrides):
+        """The paper's FCN-VGG16 (VGG16 backbone, fc6/fc7 of 4096 channels, 7x7 fc6, no batch norm)."""
+        return cls(num_classes, variant, in_channels, **{**PAPER, **overrides})
+
     def _check_input(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"FCN-{self.variant}: expected input of shape (N, {self.in_channels}, H, W), "
@@ -220,9 +225,9 @@ class FCN(Module):
 
 
 def _build(variant, num_classes, in_channels, paper, kwargs):
-    options = dict(PAPER) if paper else {}
-    options.update(kwargs)
-    return FCN(num_classes, variant=variant, in_channels=in_channels, **options)
+    if paper:
+        return FCN.paper(num_classes, variant, in_channels, **kwargs)
+    return FCN(num_classes, variant, in_channels, **kwargs)
 
 
 def fcn32s(num_classes=21, in_channels=3, paper=False, **kwargs):

@@ -29,13 +29,13 @@ convolutions that follow make the map dense again. The indices cost
   layers) + BN + ReLU, and a 1x1 convolution to the class scores. It
   segments fixed-size 224x224 object proposals (the paper combines the
   proposals' score maps by a pixel-wise max). 251,805,653 parameters with
-  21 classes and the paper's sizes (``deconvnet(paper=True)``).
+  21 classes and the paper's sizes (``DeconvNet.paper()``).
 * **SegNet**: the same VGG16 encoder without fully connected layers (14.7M
   parameters instead of 134M, as the paper stresses), a mirrored decoder of
   ordinary 3x3 convolutions + BN + ReLU after each unpooling, and a final
   3x3 convolution to the class scores. Any input size works (the unpooling is
   given the encoder's pre-pooling size). 29,449,355 parameters with the
-  paper's 11 CamVid classes (``segnet(paper=True)``; the paper's 117 MB model).
+  paper's 11 CamVid classes (``SegNet.paper()``; the paper's 117 MB model).
   ``dropout=p`` makes it Bayesian SegNet: dropout after the three deepest
   encoder stages and the three deepest decoder stages, kept on at test time
   for Monte Carlo dropout (:mod:`minicnn.uncertainty`).
@@ -53,7 +53,7 @@ from ..nn.layers import Dropout, ReLU
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
 
-__all__ = ["SegNet", "DeconvNet", "segnet", "deconvnet", "conv_bn_relu"]
+__all__ = ["SegNet", "DeconvNet"]
 
 VGG16_BLOCKS = (2, 2, 3, 3, 3)
 PAPER_SEGNET = dict(base_channels=64, blocks=VGG16_BLOCKS)
@@ -131,6 +131,11 @@ class SegNet(Module):
         self.dropout = Dropout(dropout) if dropout > 0 else None
         self.last_indices = None
 
+    @classmethod
+    def paper(cls, num_classes=11, in_channels=3, **overrides):
+        """The paper's SegNet (VGG16 widths): 29,449,355 parameters for the 11 CamVid classes."""
+        return cls(num_classes, in_channels, **{**PAPER_SEGNET, **overrides})
+
     def forward(self, x):
         _check("SegNet", x, self.in_channels)
         n_stages = len(self.encoder)
@@ -184,6 +189,11 @@ class DeconvNet(Module):
         self.classifier = Conv2d(widths[0], num_classes, 1)
         self.last_indices = None
 
+    @classmethod
+    def paper(cls, num_classes=21, in_channels=3, **overrides):
+        """The paper's DeconvNet: VGG16 widths, fc 4096, 224x224 inputs; 251,805,653 parameters (21 classes)."""
+        return cls(num_classes, in_channels, **{**PAPER_DECONVNET, **overrides})
+
     def forward(self, x):
         _check("DeconvNet", x, self.in_channels)
         if tuple(x.shape[2:]) != (self.input_size, self.input_size):
@@ -200,16 +210,3 @@ class DeconvNet(Module):
             x = stage(x)
         return self.classifier(x)
 
-
-def segnet(num_classes=11, in_channels=3, paper=False, **kwargs):
-    """SegNet; ``paper=True``: VGG16 widths (29,449,355 parameters for the 11 CamVid classes)."""
-    options = dict(PAPER_SEGNET) if paper else {}
-    options.update(kwargs)
-    return SegNet(num_classes, in_channels, **options)
-
-
-def deconvnet(num_classes=21, in_channels=3, paper=False, **kwargs):
-    """DeconvNet; ``paper=True``: VGG16 widths, fc 4096, 224x224 inputs (251,805,653 parameters, 21 classes)."""
-    options = dict(PAPER_DECONVNET) if paper else {}
-    options.update(kwargs)
-    return DeconvNet(num_classes, in_channels, **options)

@@ -62,8 +62,12 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:There is no reason to use @st.composite")
     if os.environ.get("MINICNN_RESULTS"):
         config.pluginmanager.register(_ResultsRecorder(os.environ["MINICNN_RESULTS"]), "minicnn-results")
-    if _asked_for(config):
-        # Import torch now, before any test's time limit starts (it takes seconds on a busy machine).
+
+
+def pytest_collection_finish(session):
+    """Import torch before the first test's time limit starts, if a selected test needs it (the
+    import takes seconds on a busy machine and must not count against a student's test)."""
+    if any("torch" in getattr(item, "fixturenames", ()) for item in session.items):
         try:
             import torch  # noqa: F401
         except ImportError:

@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grading_helpers import assert_close, assert_same_as, constants, graded, host, prepared, rng, t64
-from minicnn import functional as F
 from minicnn import nn
 from minicnn.summary import summary
 from minicnn.backend import backend_of_array, to_backend
