@@ -241,7 +241,8 @@ def flip_weight(weight, groups):
     return xp.ascontiguousarray(w).reshape(groups * c_per_group, c_out // groups, k_h, k_w)
 
 
-def conv2d_input_grad(grad, weight, input_size, stride, padding, dilation, groups, method=None):
+def conv2d_input_grad(grad, weight, input_size, stride, padding, dilation, groups, method=None,
+                      grad_mat=None):
     """dL/dx (N, C_in, H, W) of a conv2d, given grad = dL/d(out) (N, C_out, H_out, W_out).
 
     Every input pixel x[n, c, y, z] was read by the output pixels (i, j) with
@@ -266,6 +267,7 @@ def conv2d_input_grad(grad, weight, input_size, stride, padding, dilation, group
     stride s > 1 it would first insert s - 1 zeros between grad pixels and
     waste (s^2 - 1) / s^2 of its products. ``method="full"`` or
     ``"col2im"`` forces one (the full convolution needs stride 1).
+    ``grad_mat``: ``channels_first(grad, groups)`` if the caller has it already.
     """
     xp = get_array_module(grad)
     n, c_out, h_out, w_out = grad.shape
@@ -287,7 +289,8 @@ def conv2d_input_grad(grad, weight, input_size, stride, padding, dilation, group
         return grad_x
     if method != "col2im":
         raise ValueError(f"conv2d_input_grad: method must be None, 'full' or 'col2im', got {method!r}")
-    grad_mat = channels_first(grad, groups)
+    if grad_mat is None:
+        grad_mat = channels_first(grad, groups)
     w_mat = weight.reshape(groups, c_out // groups, -1)
     grad_cols = w_mat.transpose(0, 2, 1) @ grad_mat       # (groups, C_in/groups*kH*kW, N*H_out*W_out)
     padded_shape = (n, c_in, height + top + bottom, width + left + right)
@@ -316,15 +319,14 @@ class Conv2d(Function):
     def backward(self, grad):
         need_x, need_w, need_b = self.needs_input_grad
         grad_x = grad_w = grad_b = None
+        grad_mat = channels_first(grad, self.groups)            # G: (groups, C_out/groups, N*H_out*W_out)
+        if need_w:
+            grad_w = conv2d_grad_weight_kernel(grad_mat, self.cols, self.weight.shape)
+        if need_b:
+            grad_b = grad_mat.sum(axis=2).reshape(-1)
         if need_x:
             grad_x = conv2d_input_grad(grad, self.weight, self.input_size, self.stride, self.padding,
-                                       self.dilation, self.groups)
-        if need_w or need_b:
-            grad_mat = channels_first(grad, self.groups)        # G: (groups, C_out/groups, N*H_out*W_out)
-            if need_w:
-                grad_w = conv2d_grad_weight_kernel(grad_mat, self.cols, self.weight.shape)
-            if need_b:
-                grad_b = grad_mat.sum(axis=2).reshape(-1)
+                                       self.dilation, self.groups, grad_mat=grad_mat)
         return grad_x, grad_w, grad_b
 
 

@@ -116,10 +116,11 @@ class ConvTranspose2d(Function):
 
     def forward(self, x, weight, bias, stride, padding, dilation, groups, out_size):
         # x plays the part of a conv2d's output gradient; the result, that of its input gradient
-        out = conv2d_input_grad(x, weight, out_size, stride, padding, dilation, groups)
+        x_mat = channels_first(x, groups)                 # X: (groups, C_in/groups, N*H*W)
+        out = conv2d_input_grad(x, weight, out_size, stride, padding, dilation, groups, grad_mat=x_mat)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        self.x, self.weight, self.in_size = x, weight, x.shape[2:]
+        self.x_mat, self.weight, self.in_size = x_mat, weight, x.shape[2:]
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         return out
 
@@ -131,8 +132,7 @@ class ConvTranspose2d(Function):
             grad_x, grad_cols = conv2d_forward_kernel(grad_pad, self.weight, self.stride, self.dilation,
                                                       self.groups, self.in_size)
             if need_w:
-                x_mat = channels_first(self.x, self.groups)      # X: (groups, C_in/groups, N*H*W)
-                grad_w = conv2d_grad_weight_kernel(x_mat, grad_cols, self.weight.shape)
+                grad_w = conv2d_grad_weight_kernel(self.x_mat, grad_cols, self.weight.shape)
         if need_b:
             grad_b = grad.reshape(grad.shape[0], grad.shape[1], -1).sum(axis=2).sum(axis=0)
         return (grad_x if need_x else None), grad_w, grad_b
