@@ -88,8 +88,8 @@ def pairwise_kernel(image, w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, t
     channels, height, width = image.shape
     n = height * width
     if n > max_pixels:
-        raise ValueError(f"pairwise_kernel: the exact dense CRF builds an N x N matrix; N = {height}x{width} = {n} "
-                         f"pixels exceeds max_pixels={max_pixels} (raise it knowingly: memory is 8 N^2 bytes)")
+        raise ValueError(f"pairwise_kernel: the exact dense CRF builds an N x N matrix; N = {height}x{width} = "
+                         f"{n} pixels exceeds max_pixels={max_pixels} (raise it knowingly: memory is 8 N^2 bytes)")
     dtype = image.dtype if image.dtype in (np.float32, np.float64) else np.float64
     rows, cols = xp.meshgrid(xp.arange(height, dtype=dtype), xp.arange(width, dtype=dtype), indexing="ij")
     positions = xp.stack([rows.reshape(-1), cols.reshape(-1)], axis=1)            # (N, 2)

@@ -66,14 +66,16 @@ __all__ = ["enable_dropout", "MCDropoutPrediction", "mc_dropout_predict", "mc_dr
 
 # =========================================================================== MC dropout
 @contextlib.contextmanager
-def enable_dropout(model):
+def enable_dropout(model, dropout=True):
     """Inside the block: ``model`` in eval mode except its Dropout / Dropout2d layers, which keep
-    sampling masks. The previous train/eval modes are restored afterwards."""
+    sampling masks (all in eval mode with ``dropout=False``). Every module's previous mode is
+    restored afterwards."""
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
-    for m in model.modules():
-        if isinstance(m, Dropout):          # Dropout2d is a Dropout too
-            m.training = True
+    if dropout:
+        for m in model.modules():
+            if isinstance(m, Dropout):          # Dropout2d is a Dropout too
+                m.training = True
     try:
         yield model
     finally:
@@ -138,17 +140,10 @@ def mc_dropout_predict(model, x, T=20, dropout=True, keep_samples=False):
     if dropout and not _has_dropout(model):
         raise ValueError(f"mc_dropout_predict: {type(model).__name__} has no Dropout layer with p > 0, so MC "
                          "dropout would return T identical samples (build it with dropout, or pass dropout=False)")
-    was_training = model.training
-    context = enable_dropout(model) if dropout else contextlib.nullcontext()
     samples = []
-    try:
-        if not dropout:
-            model.eval()
-        with no_grad(), context:
-            for _ in range(T):
-                samples.append(F.softmax(model(x), dim=1).data)
-    finally:
-        model.train(was_training)
+    with no_grad(), enable_dropout(model, dropout):
+        for _ in range(T):
+            samples.append(F.softmax(model(x), dim=1).data)
     xp = get_array_module(samples[0])
     samples = xp.stack(samples)                                   # (T, N, C, H, W)
     mean, variance = _mean_and_variance(samples)
@@ -166,20 +161,16 @@ def mc_dropout_regression(model, x, T=20):
     """
     if T < 1:
         raise ValueError(f"mc_dropout_regression: T must be at least 1, got {T}")
-    was_training = model.training
     means, variances = [], []
-    try:
-        with no_grad(), enable_dropout(model):
-            for _ in range(T):
-                out = model(x)
-                if isinstance(out, tuple):
-                    yhat, log_variance = out
-                    variances.append(log_variance.exp().data)
-                else:
-                    yhat = out
-                means.append(yhat.data)
-    finally:
-        model.train(was_training)
+    with no_grad(), enable_dropout(model):
+        for _ in range(T):
+            out = model(x)
+            if isinstance(out, tuple):
+                yhat, log_variance = out
+                variances.append(log_variance.exp().data)
+            else:
+                yhat = out
+            means.append(yhat.data)
     xp = get_array_module(means[0])
     mean, epistemic = _mean_and_variance(xp.stack(means))
     aleatoric = xp.stack(variances).mean(axis=0) if variances else xp.zeros_like(mean)

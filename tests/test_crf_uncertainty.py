@@ -127,6 +127,11 @@ def test_mc_dropout_uses_eval_batch_norm_and_refuses_models_without_dropout():
     with U.enable_dropout(model):
         assert model.training is False and model[1].training is False and model[3].training is True
     assert model[1].training is True
+    model[1].eval()                                  # a frozen batch norm inside a training model stays frozen
+    x = minicnn.tensor(np.zeros((2, 1, 4, 4), np.float32))
+    for dropout in (True, False):
+        U.mc_dropout_predict(model, x, T=2, dropout=dropout)
+        assert [m.training for m in model.modules()] == [True, True, False, True, True, True]
     with pytest.raises(ValueError, match="no Dropout"):
         U.mc_dropout_predict(tiny_net(p=0.0), minicnn.tensor(np.zeros((1, 1, 4, 4), np.float32)))
 

@@ -57,7 +57,7 @@ def fcn_count(variant, classes, widths, blocks, fc, fc_kernel, batch_norm, c_in=
     total += conv(1, widths[3], classes) + up(2)                                        # score_pool4, upscore2
     if variant == "16s":
         return total + up(16)
-    return total + conv(1, widths[2], classes) + up(2) + up(8)                          # score_pool3, ..., upscore8
+    return total + conv(1, widths[2], classes) + up(2) + up(8)               # score_pool3, ..., upscore8
 
 
 def mirrored_decoder(widths, blocks, last_out):

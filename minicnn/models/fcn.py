@@ -53,13 +53,13 @@ convolution of the backbone) that trains from scratch on the generated cells.
 import numpy as np
 
 from .. import functional as F
+from .. import init
 from ..backend import to_backend
 from ..nn.containers import Sequential
 from ..nn.conv import Conv2d, ConvTranspose2d
 from ..nn.layers import Dropout, ReLU
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
-from .. import init
 
 __all__ = ["FCN", "fcn32s", "fcn16s", "fcn8s", "bilinear_kernel", "bilinear_init_", "vgg_stage",
            "FCN_VARIANTS"]

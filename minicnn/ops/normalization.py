@@ -84,7 +84,10 @@ class BatchNorm(Function):
             y -= (mean * scale)[:, None]
         if bias is not None:
             y += bias[:, None]
-        self.training, self.x3, self.centred, self.mean = training, x3, centred, mean
+        # In training the backward needs only x - mu: not keeping x itself frees the input as soon as
+        # the caller drops it (a whole activation map per layer: 61 MiB in an attention U-Net step).
+        self.training, self.centred, self.mean = training, centred, mean
+        self.x3 = None if training else x3
         self.inv_std, self.scale = inv_std, scale
         return y.reshape(x.shape)
 
