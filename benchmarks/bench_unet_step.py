@@ -58,6 +58,7 @@ import json
 import math
 import os
 import pstats
+import resource
 import statistics
 import subprocess
 import sys
@@ -193,25 +194,31 @@ def time_steps(args, torch):
     _, _, th_step = build_torch(args, mc_model.state_dict())
     runs = {"minicnn": mc_step, "torch": th_step}
     wall, cpu, losses = defaultdict(list), defaultdict(list), defaultdict(list)
+    user, system = defaultdict(list), defaultdict(list)
     load_before = load_average()
     for i in range(args.warmup + args.steps):
         order = ("minicnn", "torch") if i % 2 == 0 else ("torch", "minicnn")
         for name in order:
             gc.collect()
             time.sleep(SETTLE_S)
-            w0, c0 = CLOCK(), time.process_time()
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            w0 = CLOCK()
             loss = runs[name]()
-            w1, c1 = CLOCK(), time.process_time()
+            w1 = CLOCK()
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
             losses[name].append(loss)
             if i >= args.warmup:
                 wall[name].append(w1 - w0)
-                cpu[name].append(c1 - c0)
+                user[name].append(r1.ru_utime - r0.ru_utime)
+                system[name].append(r1.ru_stime - r0.ru_stime)
+                cpu[name].append(user[name][-1] + system[name][-1])
         print(f"  step {i + 1:2d}{' (warm-up)' if i < args.warmup else '          '}  "
               f"minicnn {wall['minicnn'][-1] if i >= args.warmup else float('nan'):7.3f} s   "
               f"torch {wall['torch'][-1] if i >= args.warmup else float('nan'):7.3f} s   "
               f"losses {losses['minicnn'][-1]:.6f} / {losses['torch'][-1]:.6f}", flush=True)
     first = losses["minicnn"][0], losses["torch"][0]
     return dict(wall={k: summary(v) for k, v in wall.items()}, cpu={k: summary(v) for k, v in cpu.items()},
+                user={k: summary(v) for k, v in user.items()}, system={k: summary(v) for k, v in system.items()},
                 first_losses=first, load_before=load_before, load_after=load_average())
 
 
@@ -223,14 +230,15 @@ def report_time(result):
           f"{abs(lm - lt) / abs(lt):.1e})")
     print(f"load average before {result['load_before']}, after {result['load_after']}")
     clock = "CPU time of the main thread" if CLOCK is time.thread_time else "wall"
-    print(f"\n| framework | median s/step ({clock}) | min | IQR | process CPU s/step (median) |")
+    u, k = result["user"], result["system"]
+    print(f"\n| framework | median s/step ({clock}) | min | IQR | process CPU s/step, median (user, sys) |")
     print("|---|---|---|---|---|")
     for name in ("minicnn", "torch"):
         s = w[name]
         print(f"| {name} | {s['median']:.3f} | {s['min']:.3f} | {s['q1']:.3f}-{s['q3']:.3f} | "
-              f"{c[name]['median']:.3f} |")
+              f"{c[name]['median']:.3f} ({u[name]['median']:.3f}, {k[name]['median']:.3f}) |")
     print(f"| **ratio minicnn/torch** | **{m['median'] / t['median']:.2f}** | {m['min'] / t['min']:.2f} | | "
-          f"{c['minicnn']['median'] / c['torch']['median']:.2f} |")
+          f"{c['minicnn']['median'] / c['torch']['median']:.2f} (user {u['minicnn']['median'] / u['torch']['median']:.2f}) |")
 
 
 # ----------------------------------------------------------------------------------- memory
@@ -308,7 +316,8 @@ def run_memory(args):
         for _ in range(args.memory_repeats):
             cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, "--threads", str(args.threads),
                    "--batch", str(args.batch), "--size", str(args.size), "--base", str(args.base),
-                   "--depth", str(args.depth), "--memory-steps", str(args.memory_steps)]
+                   "--depth", str(args.depth), "--memory-steps", str(args.memory_steps),
+                   "--prototype", args.prototype]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
         results[name] = dict(
@@ -332,6 +341,37 @@ def report_memory(result):
         print(f"| {name} | {r['rss_peak'] / mib:.0f} | {r['alloc_peak'] / mib:.0f} |")
     print(f"| **ratio minicnn/torch** | **{m['rss_peak'] / t['rss_peak']:.2f}** | "
           f"**{m['alloc_peak'] / t['alloc_peak']:.2f}** |")
+
+
+def saved_for_backward(args):
+    """What minicnn's graph keeps for the backward after one forward: MiB per Function class and attribute
+    (arrays that share memory are counted once, at their base array)."""
+    from minicnn.autograd import topological_order
+
+    model, _, _ = build_minicnn(args)
+    x, target = make_data(args)
+    loss = F.cross_entropy(model(minicnn.tensor(x)), minicnn.tensor(target))
+    seen, sizes, counts = set(), defaultdict(int), defaultdict(int)
+    for node in topological_order(loss.grad_fn):
+        if not isinstance(node, Function):
+            continue
+        for attr, value in vars(node).items():
+            if isinstance(value, np.ndarray):
+                base = value
+                while isinstance(base.base, np.ndarray):
+                    base = base.base
+                if id(base) in seen:
+                    continue
+                seen.add(id(base))
+                sizes[f"{type(node).__name__}.{attr}"] += base.nbytes
+                counts[f"{type(node).__name__}.{attr}"] += 1
+    total = sum(sizes.values())
+    print(f"\nminicnn: arrays kept for the backward after the forward: {total / 2 ** 20:.0f} MiB")
+    print("\n| saved by (Function.attribute) | arrays | MiB |")
+    print("|---|---|---|")
+    for key, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        if size >= 2 ** 19:
+            print(f"| {key} | {counts[key]} | {size / 2 ** 20:.1f} |")
 
 
 # ----------------------------------------------------------------------------------- profile
@@ -577,6 +617,86 @@ def layer_table(args, torch):
           f"**{tot[0] / tot[1]:.2f}** | {1e3 * tot[2]:.0f} | {1e3 * (tot[0] - tot[2]):.0f} |")
 
 
+# ----------------------------------------------------------------------------------- prototypes
+# Changes PROPOSED for minicnn/ops/conv.py (owned by the convolution kernels), applied to this process
+# only with ``--prototype``, to measure what they would give on the whole step. The library is not changed.
+def _grad_weight_transposed(grad_mat, cols, weight_shape):
+    """dL/dW_mat = (cols @ G^T)^T: the same sums as G @ cols^T, with the long axis (N*H_out*W_out) as the
+    inner dimension of a product whose *rows* are the C_in*kH*kW columns. OpenBLAS splits that product
+    between its threads without stalling; G @ cols^T (only C_out rows) stalls on a loaded 2-core machine."""
+    return (cols @ grad_mat.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight_shape)
+
+
+def _chunked_conv2d(conv_mod, chunk_bytes):
+    """Conv2d.forward/backward that keep the padded input instead of the columns and run im2col on a few
+    images at a time (columns of at most ``chunk_bytes``); the weight gradient sums over the chunks."""
+    from minicnn.ops.im2col import conv_output_size, im2col, pad2d
+
+    def images_per_chunk(x_pad, weight, out_size):
+        rows = weight.shape[1] * weight.shape[2] * weight.shape[3]
+        per_image = rows * out_size[0] * out_size[1] * x_pad.dtype.itemsize
+        return max(1, int(chunk_bytes // per_image))
+
+    def forward(self, x, weight, bias, stride, padding, dilation, groups):
+        xp = minicnn.backend.get_array_module(x)
+        x_pad = pad2d(x, padding)
+        k_h, k_w = weight.shape[2:]
+        out_size = (conv_output_size(x_pad.shape[2], k_h, stride[0], 0, dilation[0]),
+                    conv_output_size(x_pad.shape[3], k_w, stride[1], 0, dilation[1]))
+        n, step = x.shape[0], images_per_chunk(x_pad, weight, out_size)
+        out = xp.empty((n, weight.shape[0]) + out_size, dtype=x.dtype)
+        for start in range(0, n, step):
+            out[start:start + step], _ = conv_mod.conv2d_forward_kernel(
+                x_pad[start:start + step], weight, stride, dilation, groups, out_size)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        self.x_pad, self.weight, self.input_size, self.out_size = x_pad, weight, x.shape[2:], out_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        return out
+
+    def backward(self, grad):
+        xp = minicnn.backend.get_array_module(grad)
+        need_x, need_w, need_b = self.needs_input_grad
+        w, groups, n = self.weight, self.groups, grad.shape[0]
+        step = images_per_chunk(self.x_pad, w, self.out_size)
+        grad_x = xp.empty((n, w.shape[1] * groups) + tuple(self.input_size), dtype=grad.dtype) if need_x else None
+        grad_w = xp.zeros(w.shape, dtype=grad.dtype) if need_w else None
+        for start in range(0, n, step):
+            g = grad[start:start + step]
+            if need_w:
+                cols = im2col(self.x_pad[start:start + step], w.shape[2:], self.stride, self.dilation, self.out_size)
+                cols = cols.reshape(groups, -1, cols.shape[-1])
+                grad_w += conv_mod.conv2d_grad_weight_kernel(conv_mod.channels_first(g, groups), cols, w.shape)
+            if need_x:
+                grad_x[start:start + step] = conv_mod.conv2d_input_grad(
+                    g, w, self.input_size, self.stride, self.padding, self.dilation, groups)
+        grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return grad_x, grad_w, grad_b
+
+    return forward, backward
+
+
+PROTOTYPES = {
+    "gradw": "weight gradient as (cols @ G^T)^T instead of G @ cols^T",
+    "chunked": "keep the padded input, not the columns; im2col over chunks of images (columns <= 16 MiB)",
+}
+
+
+def apply_prototypes(names):
+    import minicnn.ops.conv as conv_mod
+    import minicnn.ops.conv_transpose as convt_mod
+
+    for name in names:
+        if name not in PROTOTYPES:
+            raise SystemExit(f"unknown prototype {name!r}; known: {', '.join(PROTOTYPES)}")
+        if name == "gradw":
+            conv_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
+            convt_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
+        if name == "chunked":
+            conv_mod.Conv2d.forward, conv_mod.Conv2d.backward = _chunked_conv2d(conv_mod, 16 * 2 ** 20)
+        print(f"PROTOTYPE (not in the library): {PROTOTYPES[name]}")
+
+
 # ----------------------------------------------------------------------------------- main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -598,6 +718,9 @@ def main(argv=None):
     parser.add_argument("--memory-repeats", type=int, default=2, help="fresh processes per framework")
     parser.add_argument("--profile-steps", type=int, default=2)
     parser.add_argument("--layer-repeats", type=int, default=5)
+    parser.add_argument("--prototype", default="",
+                        help="comma-separated proposed changes of conv.py to measure, applied to this run only: "
+                             + "; ".join(f"{k}: {v}" for k, v in PROTOTYPES.items()))
     parser.add_argument("--memory-child", choices=("minicnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -610,6 +733,9 @@ def main(argv=None):
             parser.error("--clock cpu needs --threads 1 (the CPU time of one thread)")
         global CLOCK
         CLOCK = time.thread_time
+    prototypes = [p.strip() for p in args.prototype.split(",") if p.strip()]
+    if prototypes:
+        apply_prototypes(prototypes)
     if args.memory_child:
         memory_child(args, args.memory_child)
         return 0
@@ -630,6 +756,7 @@ def main(argv=None):
     if "memory" in sections:
         print(f"\n== memory: fresh process per framework, {args.memory_repeats} each", flush=True)
         report_memory(run_memory(args))
+        saved_for_backward(args)
     if "profile" in sections:
         print("\n== profile of minicnn's step", flush=True)
         profile_step(args)

@@ -1,15 +1,14 @@
 # GENERATED from solutions/ch07_channel_attention.py by `minicnn make-exercises`: do not edit in the course
 # repository (edit the solution and regenerate). Students: fill in every place that raises
-# NotImplementedError, then run `minicnn grade 7.1 7.2 7.3 7.4`.
+# NotImplementedError, then run `minicnn grade 7.1 7.2 7.3`.
 """Exercises of notebook 7: channel attention, written with minicnn's differentiable ops.
-(Exercise 7.4, Gather-Excite, is explained in notebook 9.)
 
 Each function takes a feature map ``x`` (a Tensor, (N, C, H, W)) and its
 weights as Tensors, and returns ``a * x`` for a gate ``a`` in (0, 1). Write
 them with minicnn functions (``x.mean``, ``F.relu``, ``F.sigmoid``, ``@``,
-``F.avg_pool2d``, ``F.interpolate`` ...): autograd then gives the backward.
+``minicnn.cat`` ...): autograd then gives the backward.
 The tests compare your output and gradients with minicnn's modules
-(``nn.SE``, ``nn.ECA``, ``nn.GENoParams``) and with PyTorch.
+(``nn.SE``, ``nn.ECA``) and with PyTorch.
 
 Grade with ``minicnn grade 7``.
 """
@@ -58,16 +57,3 @@ def eca(x, weight):
     # Exercise 7.3: your code here.
     raise NotImplementedError('Exercise 7.3: efficient channel attention (ECA). Hint: zero-pad the pooled channels by (k - 1) // 2 on both ends; a[c] = sum_j w[j] z_pad[c + j]')
 
-
-def gather_excite(x, extent):
-    """Parameter-free Gather-Excite, GE-theta-minus (Hu et al., NeurIPS 2018):
-
-        gather   Z = avg_pool(x)  with kernel 2e - 1, stride e, padding e - 1, border windows
-                                  averaging only real pixels (count_include_pad=False);
-                                  extent e = 0 means global: Z = GAP(x), (N, C, 1, 1)
-        excite   y = sigmoid(nearest_upsample(Z, size=(H, W))) * x
-
-    as ``nn.GENoParams(extent)``.
-    """
-    # Exercise 7.4: your code here.
-    raise NotImplementedError('Exercise 7.4: parameter-free Gather-Excite (GE-theta-minus). Hint: gather with F.avg_pool2d(kernel 2e-1, stride e, padding e-1, count_include_pad=False), excite with nearest upsampling and a sigmoid')

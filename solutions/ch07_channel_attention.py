@@ -1,12 +1,11 @@
 """Exercises of notebook 7: channel attention, written with minicnn's differentiable ops.
-(Exercise 7.4, Gather-Excite, is explained in notebook 9.)
 
 Each function takes a feature map ``x`` (a Tensor, (N, C, H, W)) and its
 weights as Tensors, and returns ``a * x`` for a gate ``a`` in (0, 1). Write
 them with minicnn functions (``x.mean``, ``F.relu``, ``F.sigmoid``, ``@``,
-``F.avg_pool2d``, ``F.interpolate`` ...): autograd then gives the backward.
+``minicnn.cat`` ...): autograd then gives the backward.
 The tests compare your output and gradients with minicnn's modules
-(``nn.SE``, ``nn.ECA``, ``nn.GENoParams``) and with PyTorch.
+(``nn.SE``, ``nn.ECA``) and with PyTorch.
 
 Grade with ``minicnn grade 7``.
 """
@@ -72,24 +71,3 @@ def eca(x, weight):
     return F.sigmoid(a).reshape(n, c, 1, 1) * x
     # END SOLUTION
 
-
-def gather_excite(x, extent):
-    """Parameter-free Gather-Excite, GE-theta-minus (Hu et al., NeurIPS 2018):
-
-        gather   Z = avg_pool(x)  with kernel 2e - 1, stride e, padding e - 1, border windows
-                                  averaging only real pixels (count_include_pad=False);
-                                  extent e = 0 means global: Z = GAP(x), (N, C, 1, 1)
-        excite   y = sigmoid(nearest_upsample(Z, size=(H, W))) * x
-
-    as ``nn.GENoParams(extent)``.
-    """
-    # BEGIN SOLUTION 7.4
-    height, width = x.shape[2:]
-    if extent == 0:
-        gathered = x.mean(dim=(2, 3), keepdim=True)
-    else:
-        gathered = F.avg_pool2d(x, kernel_size=2 * extent - 1, stride=extent, padding=extent - 1,
-                                count_include_pad=False)
-    gate = F.sigmoid(F.interpolate(gathered, size=(height, width), mode="nearest"))
-    return gate * x
-    # END SOLUTION

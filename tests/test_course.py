@@ -177,30 +177,30 @@ def test_grader_isolates_a_syntax_error_and_an_endless_loop(tmp_path):
     shutil.copytree(ROOT / "solutions", impl)
     with open(impl / "ch01_backend.py", "a") as f:
         f.write("\ndef broken(:\n")
-    path = impl / "ch12_segmentation_metrics.py"
-    marker = "    # BEGIN SOLUTION 12.2\n"
+    path = impl / "ch11_unet_segmentation.py"
+    marker = "    # BEGIN SOLUTION 11.4\n"
     path.write_text(path.read_text().replace(marker, marker + "    while True:\n        pass\n", 1))
     env = dict(os.environ, MPLBACKEND="Agg")
-    process = subprocess.run([sys.executable, "-m", "minicnn.course.grade", "1.2", "12", "--impl", str(impl),
+    process = subprocess.run([sys.executable, "-m", "minicnn.course.grade", "1.2", "11.3", "11.4", "--impl", str(impl),
                               "--timeout", "6", "--json", str(tmp_path / "scores.json")],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert process.returncode == 1, process.stdout + process.stderr
     scores = {s["id"]: s for s in json.loads((tmp_path / "scores.json").read_text())}
     assert "does not import: SyntaxError" in scores["1.2"]["message"], scores["1.2"]
-    assert scores["12.1"]["passed"] and scores["12.1"]["points"] == 1, scores["12.1"]
-    assert "timed out" in scores["12.2"]["message"], scores["12.2"]
+    assert scores["11.3"]["passed"] and scores["11.3"]["points"] == 1, scores["11.3"]
+    assert "timed out" in scores["11.4"]["message"], scores["11.4"]
     assert "total" in process.stdout and "1/4" in process.stdout, process.stdout
 
 
 def test_grader_reruns_the_exercises_cut_short_by_a_hanging_test(monkeypatch):
     """When a test hangs, its exercise is marked and the file's other exercises run again."""
     calls = []
-    collected = {"t.py::a": ["ex12_1"], "t.py::b": ["ex12_2"]}
+    collected = {"t.py::a": ["ex11_3"], "t.py::b": ["ex11_4"]}
 
     def fake_run(test_file, markers, implementation, timeout, results_path, wall_limit, threads=None):
         calls.append(list(markers))
         events = [{"event": "collected", "tests": {n: m for n, m in collected.items() if m[0] in markers}}]
-        if len(calls) == 1:   # the test of 12.1 starts and never ends; 12.2's never starts
+        if len(calls) == 1:   # the test of 11.3 starts and never ends; 11.4's never starts
             events.append({"event": "start", "nodeid": "t.py::a"})
         else:
             events += [{"event": "start", "nodeid": "t.py::b"},
@@ -212,7 +212,7 @@ def test_grader_reruns_the_exercises_cut_short_by_a_hanging_test(monkeypatch):
         return (1, "Timeout") if len(calls) == 1 else (0, "1 passed")
 
     monkeypatch.setattr(grade, "run_pytest", fake_run)
-    results = grade.grade_file("ch12_segmentation_metrics", registry.of_chapter(12), timeout=5)
-    assert calls == [["ex12_1", "ex12_2"], ["ex12_2"]]
-    assert not results["12.1"].passed and "timed out" in results["12.1"].message
-    assert results["12.2"].passed
+    results = grade.grade_file("ch11_unet_segmentation", registry.select(["11.3", "11.4"]), timeout=5)
+    assert calls == [["ex11_3", "ex11_4"], ["ex11_4"]]
+    assert not results["11.3"].passed and "timed out" in results["11.3"].message
+    assert results["11.4"].passed

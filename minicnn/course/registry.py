@@ -21,18 +21,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CHAPTERS = {
-    1: "Tour and set-up: one code for the CPU and the GPU",
-    2: "Tensors and reverse-mode autodiff",
+    1: "A tour of minicnn, on the CPU and on the GPU",
+    2: "Tensors and reverse-mode automatic differentiation",
     3: "Convolution: loops, im2col, stride and padding",
     4: "Dilated, transposed, separable and coordinate convolutions",
-    5: "Pooling and batch normalisation",
-    6: "Property-based testing with Hypothesis",
-    7: "Channel attention: SE and ECA",
-    8: "Channel and spatial attention: CBAM and BAM",
+    5: "Pooling and batch normalisation, forward and backward",
+    6: "Property-based testing: letting Hypothesis find the bugs",
+    7: "Channel attention: SE, its three variants, and ECA",
+    8: "Spatial and hybrid attention: CBAM and BAM",
     9: "Gather-Excite and Selective Kernel",
-    10: "Self-attention: DANet's position and channel attention",
-    11: "The U-Net: attention gates and the weight map",
-    12: "Segmentation metrics",
+    10: "Self-attention for segmentation: DANet's position and channel attention",
+    11: "U-Net for segmentation: architecture, weight map, metrics, attention gates",
+    12: "Running on a GPU with CuPy",
+    13: "The segmentation networks: FCN, SegNet, dilated context, DeepLab, PSPNet, RefineNet, CRFs, uncertainty",
 }
 
 #: The file (in solutions/ and exercises/, without .py) of each chapter's exercises.
@@ -45,10 +46,11 @@ MODULES = {
     6: "ch06_property_testing",
     7: "ch07_channel_attention",
     8: "ch08_cbam_bam",
-    9: "ch09_selective_kernel",
+    9: "ch09_gather_excite_selective_kernel",
     10: "ch10_self_attention",
-    11: "ch11_attention_unet",
-    12: "ch12_segmentation_metrics",
+    11: "ch11_unet_segmentation",
+    12: "ch12_gpu_with_cupy",
+    13: "ch13_segmentation_networks",
 }
 
 
@@ -143,16 +145,13 @@ EXERCISES = [
         "draw kernel, dilation, padding first; then draw H and W at least the dilated span minus 2 padding"),
     _ex("6.2", "a Hypothesis strategy for tie-free arrays", 2,
         "a permutation of range(size) plus a jitter in [0.3, 0.7], scaled to [low, high]"),
-    # 7. channel attention (7.4, Gather-Excite, is taught in notebook 9)
+    # 7. channel attention
     _ex("7.1", "squeeze-and-excitation (SE)", 2,
         "z = x.mean((2, 3)); s = sigmoid(relu(z @ w1.T + b1) @ w2.T + b2); y = x * s[:, :, None, None]"),
     _ex("7.2", "ECA's adaptive kernel size", 1,
         "t = int(abs((log2(C) + b) / gamma)); k = t if t is odd else t + 1"),
     _ex("7.3", "efficient channel attention (ECA)", 2,
         "zero-pad the pooled channels by (k - 1) // 2 on both ends; a[c] = sum_j w[j] z_pad[c + j]"),
-    _ex("7.4", "parameter-free Gather-Excite (GE-theta-minus)", 2,
-        "gather with F.avg_pool2d(kernel 2e-1, stride e, padding e-1, count_include_pad=False), "
-        "excite with nearest upsampling and a sigmoid"),
     # 8. CBAM and BAM
     _ex("8.1", "CBAM's channel attention", 2,
         "one shared MLP on the average- and the max-pooled vector; add before the sigmoid"),
@@ -160,8 +159,11 @@ EXERCISES = [
         "stack [mean over channels, max over channels] into (N, 2, H, W); 7x7 conv with padding 3; sigmoid"),
     _ex("8.3", "the bottleneck attention module (BAM)", 3,
         "y = (1 + sigmoid(M_c + M_s)) * x; the spatial branch uses 3x3 convs with dilation 4 and padding 4"),
-    # 9. selective kernel
-    _ex("9.1", "Selective Kernel: fuse and select", 3,
+    # 9. Gather-Excite and Selective Kernel
+    _ex("9.1", "parameter-free Gather-Excite (GE-theta-minus)", 2,
+        "gather with F.avg_pool2d(kernel 2e-1, stride e, padding e-1, count_include_pad=False), "
+        "excite with nearest upsampling and a sigmoid"),
+    _ex("9.2", "Selective Kernel: fuse and select", 3,
         "U = sum of branches; z = relu(GAP(U) @ W_fc.T); softmax over the branch axis of z @ W_sel.T"),
     # 10. self-attention
     _ex("10.1", "DANet's position attention module (PAM)", 3,
@@ -169,16 +171,31 @@ EXERCISES = [
     _ex("10.2", "DANet's channel attention module (CAM)", 2,
         "E = X X^T (C x C); S = softmax(E) ('paper') or softmax(rowmax(E) - E) ('official') along the "
         "last axis; y = gamma (S @ X) + x"),
-    # 11. attention gates
+    # 11. U-Net: attention gates, weight map, metrics
     _ex("11.1", "the additive attention gate", 2,
         "flatten H, W; alpha = sigmoid(psi @ relu(W_x @ x + W_g @ g + b_g) + b_psi); return x * alpha, alpha"),
     _ex("11.2", "the U-Net weight map", 2,
         "w = w_c + w0 exp(-(d1 + d2)^2 / (2 sigma^2)) outside the cells; d1, d2 from distance transforms"),
-    # 12. metrics (taught in notebook 11)
-    _ex("12.1", "the confusion matrix of a segmentation", 1,
+    _ex("11.3", "the confusion matrix of a segmentation", 1,
         "bincount of target * num_classes + pred, with minlength num_classes**2, reshaped"),
-    _ex("12.2", "pixel accuracy and mean IU", 2,
+    _ex("11.4", "pixel accuracy and mean IU", 2,
         "IU_i = n_ii / (t_i + sum_j n_ji - n_ii); average over the classes whose IU is defined"),
+    # 12. GPU with CuPy
+    _ex("12.1", "a NumPy-only kernel made backend-agnostic: the embedding backward", 2,
+        "xp = get_array_module(grad); out = xp.zeros(...); backend.scatter_add(out, indices, grad) "
+        "(repeated indices must accumulate; no np. on the data)"),
+    # 13. segmentation networks
+    _ex("13.1", "atrous spatial pyramid pooling (ASPP)", 2,
+        "1x1 branch, one 3x3 conv per rate with padding = dilation = rate, global mean + 1x1 conv expanded "
+        "to H x W; ReLU after each; concat on channels, 1x1 projection, ReLU"),
+    _ex("13.2", "adaptive average pooling and PSPNet's pyramid pooling module", 2,
+        "bin i spans floor(i H / b) to ceil((i + 1) H / b); per bin size: pool, 1x1 conv, ReLU, bilinear "
+        "upsampling with align_corners=True; concat [x, levels...]"),
+    _ex("13.3", "the backward pass of max-unpooling", 1,
+        "a gather: reshape to (N C, H W) planes and xp.take_along_axis(grad, indices, axis=1)"),
+    _ex("13.4", "Monte Carlo dropout prediction", 2,
+        "model.eval(), then training=True on the Dropout modules only; T softmax passes under no_grad; "
+        "restore every module's mode; entropy -sum p log p over the class axis"),
 ]
 
 BY_ID = {e.id: e for e in EXERCISES}

@@ -42,8 +42,8 @@ paper initialises every layer to pass its input through unchanged:
   those). Biases start at 0.
 
 Padding: each 3x3 layer pads by its dilation, so the size is kept (zero
-padding by default; ``padding_mode="reflect"`` as the paper pads its input by
-reflection, which needs maps larger than 16 pixels).
+padding by default; ``padding_mode="reflect"`` pads by reflection, as the paper's
+front end pads its input images, and needs maps larger than 16 pixels).
 """
 import numpy as np
 

@@ -27,7 +27,7 @@ Three ideas turn a classification network into a segmentation network:
        fuse_pool3  = up2(fuse_pool4) + score_pool3(pool3)               stride 8
        FCN-8s:     out = up8(fuse_pool3)
 
-   The paper's PASCAL VOC 2011 val mean IU: 59.4 (32s), 62.4 (16s), 62.7 (8s).
+   The paper's mean IU on a subset of PASCAL VOC 2011 val: 59.4 (32s), 62.4 (16s), 62.7 (8s).
 
 Layer names follow the authors' Caffe models (``fc6``, ``fc7``, ``score_fr``,
 ``score_pool4``, ``score_pool3``, ``upscore2``, ``upscore_pool4``,

@@ -111,30 +111,3 @@ def test_eca_matches_torch_module_and_gradcheck(ch7, torch, x, k, seed):
     gradcheck(ch7.eca, t64(x), t64(w))
     module = prepared(nn.ECA(kernel_size=k), {"conv.weight": w.reshape(1, 1, k)})
     assert_same_as(lambda t: ch7.eca(t, *constants(w)), module, [x])
-
-
-# --------------------------------------------------------------------------- 7.4 GE-theta-minus
-def _torch_ge(torch, extent):
-    def ge(x):
-        if extent == 0:
-            z = x.mean(dim=(2, 3), keepdim=True)
-        else:
-            z = torch.nn.functional.avg_pool2d(x, 2 * extent - 1, stride=extent, padding=extent - 1,
-                                               count_include_pad=False)
-        return torch.sigmoid(torch.nn.functional.interpolate(z, size=x.shape[2:], mode="nearest")) * x
-    return ge
-
-
-@pytest.mark.ex7_4
-@graded(max_examples=6)
-@given(data=st.data(), extent=st.sampled_from([0, 2, 3, 4]))
-def test_gather_excite_matches_torch_module_and_gradcheck(ch7, torch, data, extent):
-    shape = (2, 2, data.draw(st.integers(1, 7)), data.draw(st.integers(1, 7)))
-    x = data.draw(arrays(shape))
-
-    def ours(t):
-        return ch7.gather_excite(t, extent)
-
-    assert_parity(ours, _torch_ge(torch, extent), [x])
-    assert_same_as(ours, prepared(nn.GENoParams(extent), {}), [x])
-    gradcheck(ours, t64(x))

@@ -1,16 +1,17 @@
-"""Graded tests of notebook 11 (exercises/ch11_attention_unet.py)."""
+"""Graded tests of notebook 11 (exercises/ch11_unet_segmentation.py)."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from grading_helpers import assert_close, assert_same_as, constants, graded, prepared, rng, t64
-from minicnn import nn
+from minicnn import metrics, nn
+from minicnn.backend import backend_of_array, to_backend
 from minicnn.data import make_cells, unet_weight_map
 from minicnn.testing import assert_parity, gradcheck
 from minicnn.testing.strategies import arrays
 
-MODULE = "ch11_attention_unet"
+MODULE = "ch11_unet_segmentation"
 
 
 @pytest.fixture
@@ -108,3 +109,66 @@ def test_weight_map_by_brute_force(ch11, seed, n_cells, w0, sigma):
     mask = (instances > 0).astype(np.int64)
     expected = _brute_force_weight_map(mask, instances, 2, w0, sigma)
     assert_close(ch11.unet_weight_map(mask, instances, 2, w0, sigma), expected, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- 11.3 and 11.4: data
+@st.composite
+def segmentations(draw):
+    num_classes = draw(st.integers(2, 5))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    target = rng.integers(0, num_classes, size=shape)
+    # a prediction that is mostly right, so that the scores are not all near chance
+    pred = np.where(rng.uniform(size=shape) < 0.6, target, rng.integers(0, num_classes, size=shape))
+    return pred, target, num_classes
+
+
+# --------------------------------------------------------------------------- 11.3 confusion matrix
+@pytest.mark.ex11_3
+@graded(max_examples=20)
+@given(case=segmentations())
+def test_confusion_matrix_matches_sklearn_and_minicnn(ch11, case):
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+    pred, target, k = case
+    cm = ch11.confusion_matrix(pred, target, k)
+    assert cm.shape == (k, k)
+    assert_close(cm, sk_confusion_matrix(target.ravel(), pred.ravel(), labels=list(range(k))),
+                 what="confusion matrix (rows: true class, columns: prediction)")
+    assert_close(cm, metrics.confusion_matrix(pred, target, k))
+
+
+@pytest.mark.ex11_3
+def test_confusion_matrix_strict_backend_and_shape_check(ch11):
+    target = np.array([[0, 1], [2, 2]])
+    pred = np.array([[0, 2], [2, 1]])
+    cm = ch11.confusion_matrix(to_backend(pred, "strict"), to_backend(target, "strict"), 3)
+    assert backend_of_array(cm) == "strict", "count on the labels' backend (xp.bincount)"
+    assert_close(cm, [[1, 0, 0], [0, 0, 1], [0, 1, 1]])
+    with pytest.raises(ValueError):
+        ch11.confusion_matrix(pred, target[:1], 3)
+
+
+# --------------------------------------------------------------------------- 11.4 scores
+@pytest.mark.ex11_4
+@graded(max_examples=20)
+@given(case=segmentations())
+def test_scores_match_minicnn(ch11, case):
+    pred, target, k = case
+    cm = metrics.confusion_matrix(pred, target, k)
+    expected = metrics.scores_from_confusion_matrix(cm)
+    assert np.isclose(ch11.pixel_accuracy(cm), expected["pixel_accuracy"], rtol=1e-12)
+    assert np.isclose(ch11.mean_iu(cm), expected["mean_iu"], rtol=1e-12)
+
+
+@pytest.mark.ex11_4
+def test_scores_by_hand_with_an_absent_class(ch11):
+    # 3 classes; class 2 appears neither in the target nor in the prediction.
+    cm = np.array([[3, 1, 0],
+                   [2, 4, 0],
+                   [0, 0, 0]])
+    assert np.isclose(ch11.pixel_accuracy(cm), 7 / 10)
+    iu0, iu1 = 3 / (4 + 5 - 3), 4 / (6 + 5 - 4)
+    assert np.isclose(ch11.mean_iu(cm), (iu0 + iu1) / 2), "leave classes with IU 0/0 out of the mean"
+    # a class that is predicted but absent from the target has IU 0 and counts
+    cm = np.array([[2, 1], [0, 0]])
+    assert np.isclose(ch11.mean_iu(cm), (2 / 3 + 0) / 2)
