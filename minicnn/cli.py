@@ -30,7 +30,10 @@ DEMO = dict(image_size=48, n_train=64, n_val=32, base_channels=8, depth=3, epoch
 DATASETS = {"cells": "segmentation", "digits": "classification"}
 NUM_CLASSES = {"cells": 2, "digits": 10}
 
-SEGMENTATION_MODELS = ("unet", "danet")
+# The segmentation lecture's networks (notes 003) take (num_classes, in_channels, base_channels).
+LECTURE_SEGMENTATION_MODELS = {"fcn8s": "FCN", "segnet": "SegNet", "deeplabv3": "DeepLabV3",
+                               "deeplabv3plus": "DeepLabV3Plus", "refinenet": "RefineNet"}
+SEGMENTATION_MODELS = ("unet", "danet") + tuple(LECTURE_SEGMENTATION_MODELS)
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x8d",
            "wide_resnet50_2", "wide_resnet101_2")
 CLASSIFICATION_MODELS = RESNETS + ("attention56", "attention92")
@@ -74,6 +77,9 @@ def build_model(name, num_classes, in_channels=1, width=8, depth=3, attention="n
         if name == "danet":
             return models.DANet(num_classes=num_classes, backbone="resnet18", in_channels=in_channels,
                                 base_channels=width, small_input=True)
+        if name in LECTURE_SEGMENTATION_MODELS:
+            network = getattr(models, LECTURE_SEGMENTATION_MODELS[name])
+            return network(num_classes=num_classes, in_channels=in_channels, base_channels=width)
         kwargs = dict(num_classes=num_classes, in_channels=in_channels, base_channels=width, small_input=True)
         if name in RESNETS and attention != "none":
             kwargs["attention"] = attention
@@ -201,9 +207,14 @@ def cmd_train(args):
     width = args.width or (8 if task == "segmentation" else 16)
     model = build_model(args.model, NUM_CLASSES[args.dataset], in_channels=1, width=width, depth=args.depth,
                         attention=args.attention, reduction=args.reduction)   # checks model and attention
-    if task == "segmentation" and hasattr(model, "output_size"):
+    if args.image_size is None:     # the lecture's networks pool five times: 64 = 2 * 32
+        args.image_size = 64 if args.model in LECTURE_SEGMENTATION_MODELS else 48
+    if task == "segmentation":      # one dry forward pass checks that the image size fits the network
         try:
-            model.output_size(args.image_size)
+            from . import no_grad, zeros
+            with no_grad():
+                model.eval()(zeros(1, 1, args.image_size, args.image_size))
+            model.train()
         except ValueError as exc:
             raise UsageError(f"--image-size {args.image_size}: {exc}") from None
     use_device(args.device)        # a missing CuPy/GPU stops here, with the install hint
@@ -292,7 +303,8 @@ def build_parser():
     train.add_argument("--reduction", type=int, help="channel reduction r of SE/CBAM/BAM/GE/SK "
                                                      "(default min(16, width))")
     train.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
-    train.add_argument("--image-size", type=int, default=48, help="cells: image side in pixels (default 48)")
+    train.add_argument("--image-size", type=int, default=None,
+                       help="cells: image side in pixels (default 48; 64 for the lecture's networks)")
     train.add_argument("--n-train", type=int, default=None, help="training images (cells default 64; "
                                                                  "digits default all 1438)")
     train.add_argument("--n-val", type=int, default=None, help="validation images (cells default 32)")
