@@ -1,12 +1,14 @@
 """Time and measure ONE training step of an attention U-Net: minicnn against PyTorch on the CPU.
 
-    python benchmarks/bench_unet_step.py             # the full run (several minutes on 2 cores)
+    python benchmarks/bench_unet_step.py             # the full run (3-5 minutes on 2 quiet cores)
     python benchmarks/bench_unet_step.py --quick     # a smoke run: batch 2, 64x64, 3 steps
     python benchmarks/bench_unet_step.py --only time,profile --steps 9
+    python benchmarks/bench_unet_step.py --threads 1 --clock cpu   # robust on a busy machine
+    python benchmarks/bench_unet_step.py --prototype gradw,chunked # measure proposed conv changes
 
 The network is the demo's kind of attention U-Net (``minicnn demo``), larger:
 ``UNet(in_channels=1, num_classes=2, base_channels=16, depth=4, padding="same",
-batch_norm=True, upsampling="transpose", attention_gates=True)`` (1.9 M
+batch_norm=True, upsampling="transpose", attention_gates=True)`` (2.0 M
 parameters), a batch of 8 grey 128x128 images with a random 2-class mask,
 cross-entropy loss and an Adam step (lr 1e-3). One step is
 
@@ -14,28 +16,33 @@ cross-entropy loss and an Adam step (lr 1e-3). One step is
 
 The PyTorch twin is ``tests/reference_models.TorchUNet`` (the same modules in
 the same order, so the same ``state_dict`` keys); it is loaded with minicnn's
-initial weights, and the first step's losses are compared (they must agree to
-float32 rounding).
+initial weights, and the first step's losses are printed side by side (they
+agree to float32 rounding).
 
 Sections (``--only`` picks some):
 
 * ``time``: both frameworks in this process, with the same number of threads
-  (torch.set_num_threads(n), n = the threads of NumPy's BLAS, or ``--threads``);
+  (torch.set_num_threads(n), n = the threads of NumPy's OpenBLAS, or ``--threads``);
   steps are interleaved (minicnn, torch, then torch, minicnn, ...) so that a
-  change of load on a shared machine hits both; after ``--warmup`` steps the
-  median, minimum and spread of ``--steps`` steps are reported, wall clock and
-  process CPU time (all threads).
+  change of load on a shared machine hits both, with a 0.3 s pause before each
+  (the other library's idle threads stop spinning); after ``--warmup`` steps
+  the median, minimum and quartiles of ``--steps`` steps are reported, with the
+  process's CPU time split into user and system time (system time is mostly
+  the kernel providing fresh pages for new large arrays).
+  ``--clock cpu`` (with ``--threads 1``) times the CPU time of the one thread
+  that does all the work, which the load of other programs does not inflate.
 * ``memory``: every framework in a fresh subprocess, two ways:
   1. resident memory (both frameworks, the same method): the baseline is VmRSS
      after the model, optimiser and data are built; the peak is VmHWM (the
      high-water mark, reset through /proc/self/clear_refs) over ``--memory-steps``
-     steps, so it includes the gradients, Adam's moments, the allocator's
-     caches and fragmentation. Reported: peak - baseline;
-  2. allocator level, one step after a warm-up step, gradients already set to
-     None: minicnn's peak of ``tracemalloc`` (NumPy reports every array buffer
+     steps, so it includes the gradients, Adam's moments, the allocators' caches
+     and, for torch, the code and kernel caches its first step loads;
+  2. allocator level, one step after the warm-up steps, gradients already set
+     to None: minicnn's peak of ``tracemalloc`` (NumPy reports every array buffer
      to it) above the start; torch's largest "Total Allocated" of the profiler's
-     memory events (``profile_memory=True``), which counts the bytes allocated
-     during the step and not yet freed. Both count only the step's own memory.
+     memory events (``profile_memory=True``): the bytes allocated during the
+     step and not yet freed. Both count only the step's own memory.
+  Then what minicnn's graph keeps for the backward, per Function and attribute.
 * ``profile``: where minicnn's step spends its time: a timer around every
   ``Function.forward`` / ``backward`` by class name (exclusive: time spent in a
   nested timed call is not counted twice), around the helpers of the convolution
@@ -46,6 +53,9 @@ Sections (``--only`` picks some):
   ``--layer-repeats``), beside the time of the GEMMs an im2col convolution
   cannot avoid (the same matrix products on ready-made matrices): what is
   above the GEMMs is copying and layout work.
+
+``--prototype`` applies changes *proposed* for ``minicnn/ops/conv.py`` to this
+process only (see the "prototypes" section below); the library is not changed.
 
 The results are recorded in benchmarks/RESULTS_unet_step.md.
 """
@@ -189,7 +199,7 @@ def summary(values):
                 n=len(values))
 
 
-def time_steps(args, torch):
+def time_steps(args):
     mc_model, _, mc_step = build_minicnn(args)
     _, _, th_step = build_torch(args, mc_model.state_dict())
     runs = {"minicnn": mc_step, "torch": th_step}
@@ -237,8 +247,10 @@ def report_time(result):
         s = w[name]
         print(f"| {name} | {s['median']:.3f} | {s['min']:.3f} | {s['q1']:.3f}-{s['q3']:.3f} | "
               f"{c[name]['median']:.3f} ({u[name]['median']:.3f}, {k[name]['median']:.3f}) |")
+    cpu_ratio = c["minicnn"]["median"] / c["torch"]["median"]
+    user_ratio = u["minicnn"]["median"] / u["torch"]["median"]
     print(f"| **ratio minicnn/torch** | **{m['median'] / t['median']:.2f}** | {m['min'] / t['min']:.2f} | | "
-          f"{c['minicnn']['median'] / c['torch']['median']:.2f} (user {u['minicnn']['median'] / u['torch']['median']:.2f}) |")
+          f"{cpu_ratio:.2f} (user {user_ratio:.2f}) |")
 
 
 # ----------------------------------------------------------------------------------- memory
@@ -670,7 +682,7 @@ def _chunked_conv2d(conv_mod, chunk_bytes):
             if need_x:
                 grad_x[start:start + step] = conv_mod.conv2d_input_grad(
                     g, w, self.input_size, self.stride, self.padding, self.dilation, groups)
-        grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        grad_b = xp.einsum("ncs->c", grad.reshape(n, grad.shape[1], -1)) if need_b else None
         return grad_x, grad_w, grad_b
 
     return forward, backward
@@ -678,7 +690,8 @@ def _chunked_conv2d(conv_mod, chunk_bytes):
 
 PROTOTYPES = {
     "gradw": "weight gradient as (cols @ G^T)^T instead of G @ cols^T",
-    "chunked": "keep the padded input, not the columns; im2col over chunks of images (columns <= 16 MiB)",
+    "chunked": "keep the padded input, not the columns; im2col over chunks of images (columns <= 16 MiB, "
+               "chunked=N for N MiB)",
 }
 
 
@@ -687,14 +700,16 @@ def apply_prototypes(names):
     import minicnn.ops.conv_transpose as convt_mod
 
     for name in names:
+        name, _, value = name.partition("=")      # "chunked=32": columns of at most 32 MiB
         if name not in PROTOTYPES:
             raise SystemExit(f"unknown prototype {name!r}; known: {', '.join(PROTOTYPES)}")
         if name == "gradw":
             conv_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
             convt_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
         if name == "chunked":
-            conv_mod.Conv2d.forward, conv_mod.Conv2d.backward = _chunked_conv2d(conv_mod, 16 * 2 ** 20)
-        print(f"PROTOTYPE (not in the library): {PROTOTYPES[name]}")
+            mib = float(value or 16)
+            conv_mod.Conv2d.forward, conv_mod.Conv2d.backward = _chunked_conv2d(conv_mod, mib * 2 ** 20)
+        print(f"PROTOTYPE (not in the library): {PROTOTYPES[name]}" + (f" [{name}={value}]" if value else ""))
 
 
 # ----------------------------------------------------------------------------------- main
@@ -752,7 +767,7 @@ def main(argv=None):
           f"NumPy {np.__version__}; clock {args.clock}; load average {load_average()}")
     if "time" in sections:
         print(f"\n== time: {args.warmup} warm-up + {args.steps} timed steps each, interleaved", flush=True)
-        report_time(time_steps(args, torch))
+        report_time(time_steps(args))
     if "memory" in sections:
         print(f"\n== memory: fresh process per framework, {args.memory_repeats} each", flush=True)
         report_memory(run_memory(args))
