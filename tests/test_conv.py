@@ -415,3 +415,15 @@ def test_coordconv_gradcheck(backend):
 def test_coordconv_rejects_3d_input():
     with pytest.raises(ValueError, match=r"AddCoords: expected a 4-D input \(N, C, H, W\), got shape \(3, 4, 5\)"):
         nn.CoordConv2d(3, 4, 3)(minicnn.tensor(np.zeros((3, 4, 5), dtype=np.float32)))
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=(2, 1), dilation=2, groups=2)])
+def test_chunked_columns_give_the_same_result_as_one_chunk(monkeypatch, backend, kwargs):
+    """With a tiny chunk budget every image is its own chunk: forward and gradients still match torch."""
+    monkeypatch.setattr("minicnn.ops.conv.CHUNK_BYTES", 1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 4, 7, 6))
+    w = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3))
+    b = rng.standard_normal(6)
+    assert_parity(lambda x, w, b: F.conv2d(x, w, b, **kwargs),
+                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kwargs), [x, w, b])

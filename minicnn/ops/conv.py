@@ -22,7 +22,7 @@ This file holds, side by side:
   backward (L the loss, G = dL/d(out) arranged as (C_out, N*H_out*W_out)):
 
       forward          out          = W_mat @ cols                       cols = im2col(x_pad)
-      weight gradient  dL/dW_mat    = G @ cols^T                         (a matmul)
+      weight gradient  dL/dW_mat    = G @ cols^T = (cols @ G^T)^T        (a matmul)
       input gradient   dL/dx        = a transposed convolution of G:
                                       stride 1:  conv2d(G padded, rot180(W)^T)   (im2col + a matmul)
                                       otherwise: col2im(W_mat^T @ G)            (a matmul + col2im)
@@ -32,15 +32,32 @@ This file holds, side by side:
   (so one *batched* matmul over the groups), and col2im the adjoint of
   im2col (a loop over the kH * kW kernel offsets, never over pixels; see
   ``im2col.py``). :func:`conv2d_input_grad` explains the choice between the
-  two input-gradient algorithms;
+  two input-gradient algorithms. The forward and the weight gradient run
+  over chunks of a few images at a time (:func:`conv2d_forward_chunked`,
+  :func:`conv2d_grad_weight`; see "Memory" below);
 * :class:`Conv2d` (the autograd Function) and the user functions
   :func:`conv2d` and :func:`conv1d` (a conv2d over a height-1 image).
 
 Because the input gradient is a transposed convolution,
 ``conv_transpose.py`` reuses these same kernels with their roles swapped.
 
-Memory: the forward keeps the columns (C_in * kH * kW * N * H_out * W_out
-numbers, kH * kW times the input for stride 1) for the weight gradient.
+Memory: the columns hold C_in * kH * kW * N * H_out * W_out numbers, kH * kW
+times the input for stride 1 (9x for a 3x3 kernel). Building them for the
+whole batch and keeping them until the backward (for the weight gradient)
+made them most of the memory of a training step, and allocating such a large
+array afresh at every step is slow too: the operating system hands out its
+pages one page fault at a time. So the forward builds the columns for a few
+images at a time (a chunk of about ``CHUNK_BYTES`` = 8 MiB of columns, at least
+one image), writes that chunk's matrix product into the output and drops the
+columns; the Function keeps only the padded input. The backward builds the
+columns again, chunk by chunk, and adds up the weight gradient over the
+chunks: every column belongs to exactly one image, so
+
+    dL/dW_mat = sum over chunks k of  G_k @ cols_k^T
+
+(G_k: the columns of G of the chunk's images). One more im2col per
+convolution buys a memory cost of one small chunk instead of kH * kW inputs.
+The input gradient needs only W and G, not the columns, and is unchanged.
 """
 import operator
 
@@ -49,6 +66,9 @@ from ..backend import get_array_module
 from .im2col import col2im, conv_output_size, crop2d, im2col, pad2d
 
 __all__ = ["conv1d", "conv2d"]
+
+#: about how many bytes of im2col columns the forward and the weight gradient build at once
+CHUNK_BYTES = 8 * 2 ** 20
 
 
 # ============================================================================ argument checks
@@ -205,28 +225,95 @@ def channels_first(a, groups):
     return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(groups, c // groups, n * h * w)
 
 
-def conv2d_forward_kernel(x_pad, weight, stride, dilation, groups, out_size):
-    """out = W_mat @ im2col(x_pad), one matrix per group.
+def conv2d_columns(x_pad, kernel_size, stride, dilation, groups, out_size):
+    """im2col(x_pad) as (groups, C_in/groups * kH * kW, N * H_out * W_out): each group's rows together."""
+    cols = im2col(x_pad, kernel_size, stride, dilation, out_size)          # (C_in*kH*kW, N*H_out*W_out)
+    return cols.reshape(groups, -1, cols.shape[-1])
+
+
+def conv2d_forward_kernel(x_pad, weight, stride, dilation, groups, out_size, out=None):
+    """out = W_mat @ im2col(x_pad), one matrix per group, for all the images of ``x_pad`` at once.
 
     Returns ``out`` (N, C_out, H_out, W_out) and the columns
-    (groups, C_in/groups * kH * kW, N * H_out * W_out), which the weight
-    gradient needs.
+    (groups, C_in/groups * kH * kW, N * H_out * W_out). With ``out`` given
+    (an (N, C_out, H_out, W_out) array, e.g. a slice of a larger output) the
+    result is written into it. :func:`conv2d_forward_chunked` calls this on
+    a few images at a time.
     """
     xp = get_array_module(x_pad)
     n = x_pad.shape[0]
     c_out, c_per_group, k_h, k_w = weight.shape
     h_out, w_out = out_size
-    cols = im2col(x_pad, (k_h, k_w), stride, dilation, out_size)          # (C_in*kH*kW, N*H_out*W_out)
-    cols = cols.reshape(groups, c_per_group * k_h * k_w, n * h_out * w_out)  # each group's rows are together
+    cols = conv2d_columns(x_pad, (k_h, k_w), stride, dilation, groups, out_size)
     w_mat = weight.reshape(groups, c_out // groups, c_per_group * k_h * k_w)
-    out = w_mat @ cols                                   # (groups, C_out/groups, N*H_out*W_out): ONE matmul
-    out = out.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(out), cols
+    result = w_mat @ cols                                # (groups, C_out/groups, N*H_out*W_out): ONE matmul
+    result = result.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
+    if out is None:
+        return xp.ascontiguousarray(result), cols
+    out[...] = result
+    return out, cols
+
+
+def images_per_chunk(x_pad, kernel_size, out_size, chunk_bytes=None):
+    """How many images make about ``chunk_bytes`` (default ``CHUNK_BYTES``) of columns (at least 1).
+
+    One image has C_in * kH * kW rows of H_out * W_out columns.
+    """
+    if chunk_bytes is None:            # read at call time, so that a test can lower it (monkeypatch)
+        chunk_bytes = CHUNK_BYTES
+    c_in, (k_h, k_w) = x_pad.shape[1], kernel_size
+    per_image = c_in * k_h * k_w * out_size[0] * out_size[1] * x_pad.dtype.itemsize
+    return max(1, chunk_bytes // per_image)
+
+
+def conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size, chunk_bytes=None):
+    """The forward, a chunk of images at a time: out[chunk] = W_mat @ im2col(x_pad[chunk]).
+
+    The images are independent, so this is the same result as one big
+    product; only one chunk's columns (about ``chunk_bytes``) exist at a
+    time, instead of kH * kW times the whole input (module docstring, "Memory").
+    """
+    xp = get_array_module(x_pad)
+    n, step = x_pad.shape[0], images_per_chunk(x_pad, weight.shape[2:], out_size, chunk_bytes)
+    out = xp.empty((n, weight.shape[0]) + tuple(out_size), dtype=x_pad.dtype)
+    for start in range(0, n, step):
+        conv2d_forward_kernel(x_pad[start:start + step], weight, stride, dilation, groups, out_size,
+                              out=out[start:start + step])
+    return out
 
 
 def conv2d_grad_weight_kernel(grad_mat, cols, weight_shape):
-    """dL/dW_mat = G @ cols^T per group (the sum over images and pixels is inside the matmul)."""
-    return (grad_mat @ cols.transpose(0, 2, 1)).reshape(weight_shape)
+    """dL/dW_mat = G @ cols^T per group (the sum over images and pixels is inside the matmul).
+
+    Computed as (cols @ G^T)^T, the same sums: that product has the
+    C_in/groups * kH * kW rows of ``cols`` as its rows and the long axis
+    (images and pixels) as its inner dimension, which OpenBLAS shares
+    between its threads well; G @ cols^T, with only C_out/groups rows, was
+    measured to stall on a loaded 2-core machine
+    (``benchmarks/bench_unet_step.py --prototype gradw``).
+    """
+    return (cols @ grad_mat.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight_shape)
+
+
+def conv2d_grad_weight(grad_mat, x_pad, weight_shape, stride, dilation, groups, out_size,
+                       chunk_bytes=None):
+    """dL/dW = sum over chunks of images of G_chunk @ im2col(x_pad[chunk])^T.
+
+    ``grad_mat`` is G = ``channels_first(grad, groups)``, (groups,
+    C_out/groups, N*H_out*W_out); its columns are ordered (n, i, j), image
+    first, so a chunk of images is a slice of consecutive columns. The
+    columns are rebuilt here chunk by chunk (the forward did not keep them).
+    """
+    xp = get_array_module(x_pad)
+    n, pixels = x_pad.shape[0], out_size[0] * out_size[1]
+    step = images_per_chunk(x_pad, weight_shape[2:], out_size, chunk_bytes)
+    grad_w = None
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = conv2d_columns(x_pad[start:stop], weight_shape[2:], stride, dilation, groups, out_size)
+        part = conv2d_grad_weight_kernel(grad_mat[:, :, start * pixels:stop * pixels], cols, weight_shape)
+        grad_w = part if grad_w is None else xp.add(grad_w, part, out=grad_w)
+    return grad_w
 
 
 def flip_weight(weight, groups):
@@ -302,6 +389,8 @@ class Conv2d(Function):
     """2-D convolution with bias; forward and backward as im2col + matmuls (see the module docstring).
 
     ``padding`` here is (top, bottom, left, right); :func:`conv2d` builds it.
+    The forward keeps the padded input, not the columns: the backward builds
+    them again, a chunk of images at a time, for the weight gradient.
     """
 
     def forward(self, x, weight, bias, stride, padding, dilation, groups):
@@ -309,10 +398,10 @@ class Conv2d(Function):
         k_h, k_w = weight.shape[2:]
         out_size = (conv_output_size(x_pad.shape[2], k_h, stride[0], 0, dilation[0]),
                     conv_output_size(x_pad.shape[3], k_w, stride[1], 0, dilation[1]))
-        out, cols = conv2d_forward_kernel(x_pad, weight, stride, dilation, groups, out_size)
+        out = conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        self.cols, self.weight, self.input_size = cols, weight, x.shape[2:]
+        self.x_pad, self.weight, self.input_size, self.out_size = x_pad, weight, x.shape[2:], out_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         return out
 
@@ -321,7 +410,8 @@ class Conv2d(Function):
         grad_x = grad_w = grad_b = None
         grad_mat = channels_first(grad, self.groups)            # G: (groups, C_out/groups, N*H_out*W_out)
         if need_w:
-            grad_w = conv2d_grad_weight_kernel(grad_mat, self.cols, self.weight.shape)
+            grad_w = conv2d_grad_weight(grad_mat, self.x_pad, self.weight.shape, self.stride, self.dilation,
+                                        self.groups, self.out_size)
         if need_b:
             grad_b = grad_mat.sum(axis=2).reshape(-1)
         if need_x:
