@@ -41,18 +41,10 @@ import time
 import tracemalloc
 
 
-def _set_threads_before_numpy_loads(argv):
-    """BLAS libraries read their thread count when loaded: apply ``--threads n`` before ``import numpy``."""
-    for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
-            (argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
-        if value is not None:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
-
+from _threads import set_threads_before_numpy_loads  # noqa: E402  (no numpy import inside)
 
 if __name__ == "__main__":
-    _set_threads_before_numpy_loads(sys.argv[1:])
+    set_threads_before_numpy_loads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 

@@ -4,7 +4,6 @@
     python benchmarks/bench_unet_step.py --quick     # a smoke run: batch 2, 64x64, 3 steps
     python benchmarks/bench_unet_step.py --only time,profile --steps 9
     python benchmarks/bench_unet_step.py --threads 1 --clock cpu   # robust on a busy machine
-    python benchmarks/bench_unet_step.py --prototype gradw,chunked # measure proposed conv changes
 
 The network is the demo's kind of attention U-Net (``minicnn demo``), larger:
 ``UNet(in_channels=1, num_classes=2, base_channels=16, depth=4, padding="same",
@@ -54,9 +53,6 @@ Sections (``--only`` picks some):
   cannot avoid (the same matrix products on ready-made matrices): what is
   above the GEMMs is copying and layout work.
 
-``--prototype`` applies changes *proposed* for ``minicnn/ops/conv.py`` to this
-process only (see the "prototypes" section below); the library is not changed.
-
 The results are recorded in benchmarks/RESULTS_unet_step.md.
 """
 import argparse
@@ -78,18 +74,10 @@ import tracemalloc
 from collections import defaultdict
 
 
-def _set_threads_before_numpy_loads(argv):
-    """BLAS libraries read their thread count when loaded: apply ``--threads n`` before ``import numpy``."""
-    for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
-            (argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
-        if value is not None:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
-
+from _threads import set_threads_before_numpy_loads  # noqa: E402  (no numpy import inside)
 
 if __name__ == "__main__":
-    _set_threads_before_numpy_loads(sys.argv[1:])
+    set_threads_before_numpy_loads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 
@@ -328,8 +316,7 @@ def run_memory(args):
         for _ in range(args.memory_repeats):
             cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", name, "--threads", str(args.threads),
                    "--batch", str(args.batch), "--size", str(args.size), "--base", str(args.base),
-                   "--depth", str(args.depth), "--memory-steps", str(args.memory_steps),
-                   "--prototype", args.prototype]
+                   "--depth", str(args.depth), "--memory-steps", str(args.memory_steps)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
         results[name] = dict(
@@ -629,89 +616,6 @@ def layer_table(args, torch):
           f"**{tot[0] / tot[1]:.2f}** | {1e3 * tot[2]:.0f} | {1e3 * (tot[0] - tot[2]):.0f} |")
 
 
-# ----------------------------------------------------------------------------------- prototypes
-# Changes PROPOSED for minicnn/ops/conv.py (owned by the convolution kernels), applied to this process
-# only with ``--prototype``, to measure what they would give on the whole step. The library is not changed.
-def _grad_weight_transposed(grad_mat, cols, weight_shape):
-    """dL/dW_mat = (cols @ G^T)^T: the same sums as G @ cols^T, with the long axis (N*H_out*W_out) as the
-    inner dimension of a product whose *rows* are the C_in*kH*kW columns. OpenBLAS splits that product
-    between its threads without stalling; G @ cols^T (only C_out rows) stalls on a loaded 2-core machine."""
-    return (cols @ grad_mat.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight_shape)
-
-
-def _chunked_conv2d(conv_mod, chunk_bytes):
-    """Conv2d.forward/backward that keep the padded input instead of the columns and run im2col on a few
-    images at a time (columns of at most ``chunk_bytes``); the weight gradient sums over the chunks."""
-    from minicnn.ops.im2col import conv_output_size, im2col, pad2d
-
-    def images_per_chunk(x_pad, weight, out_size):
-        rows = weight.shape[1] * weight.shape[2] * weight.shape[3]
-        per_image = rows * out_size[0] * out_size[1] * x_pad.dtype.itemsize
-        return max(1, int(chunk_bytes // per_image))
-
-    def forward(self, x, weight, bias, stride, padding, dilation, groups):
-        xp = minicnn.backend.get_array_module(x)
-        x_pad = pad2d(x, padding)
-        k_h, k_w = weight.shape[2:]
-        out_size = (conv_output_size(x_pad.shape[2], k_h, stride[0], 0, dilation[0]),
-                    conv_output_size(x_pad.shape[3], k_w, stride[1], 0, dilation[1]))
-        n, step = x.shape[0], images_per_chunk(x_pad, weight, out_size)
-        out = xp.empty((n, weight.shape[0]) + out_size, dtype=x.dtype)
-        for start in range(0, n, step):
-            out[start:start + step], _ = conv_mod.conv2d_forward_kernel(
-                x_pad[start:start + step], weight, stride, dilation, groups, out_size)
-        if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
-        self.x_pad, self.weight, self.input_size, self.out_size = x_pad, weight, x.shape[2:], out_size
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        return out
-
-    def backward(self, grad):
-        xp = minicnn.backend.get_array_module(grad)
-        need_x, need_w, need_b = self.needs_input_grad
-        w, groups, n = self.weight, self.groups, grad.shape[0]
-        step = images_per_chunk(self.x_pad, w, self.out_size)
-        grad_x = xp.empty((n, w.shape[1] * groups) + tuple(self.input_size), dtype=grad.dtype) if need_x else None
-        grad_w = xp.zeros(w.shape, dtype=grad.dtype) if need_w else None
-        for start in range(0, n, step):
-            g = grad[start:start + step]
-            if need_w:
-                cols = im2col(self.x_pad[start:start + step], w.shape[2:], self.stride, self.dilation, self.out_size)
-                cols = cols.reshape(groups, -1, cols.shape[-1])
-                grad_w += conv_mod.conv2d_grad_weight_kernel(conv_mod.channels_first(g, groups), cols, w.shape)
-            if need_x:
-                grad_x[start:start + step] = conv_mod.conv2d_input_grad(
-                    g, w, self.input_size, self.stride, self.padding, self.dilation, groups)
-        grad_b = xp.einsum("ncs->c", grad.reshape(n, grad.shape[1], -1)) if need_b else None
-        return grad_x, grad_w, grad_b
-
-    return forward, backward
-
-
-PROTOTYPES = {
-    "gradw": "weight gradient as (cols @ G^T)^T instead of G @ cols^T",
-    "chunked": "keep the padded input, not the columns; im2col over chunks of images (columns <= 16 MiB, "
-               "chunked=N for N MiB)",
-}
-
-
-def apply_prototypes(names):
-    import minicnn.ops.conv as conv_mod
-    import minicnn.ops.conv_transpose as convt_mod
-
-    for name in names:
-        name, _, value = name.partition("=")      # "chunked=32": columns of at most 32 MiB
-        if name not in PROTOTYPES:
-            raise SystemExit(f"unknown prototype {name!r}; known: {', '.join(PROTOTYPES)}")
-        if name == "gradw":
-            conv_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
-            convt_mod.conv2d_grad_weight_kernel = _grad_weight_transposed
-        if name == "chunked":
-            mib = float(value or 16)
-            conv_mod.Conv2d.forward, conv_mod.Conv2d.backward = _chunked_conv2d(conv_mod, mib * 2 ** 20)
-        print(f"PROTOTYPE (not in the library): {PROTOTYPES[name]}" + (f" [{name}={value}]" if value else ""))
-
-
 # ----------------------------------------------------------------------------------- main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -733,9 +637,6 @@ def main(argv=None):
     parser.add_argument("--memory-repeats", type=int, default=2, help="fresh processes per framework")
     parser.add_argument("--profile-steps", type=int, default=2)
     parser.add_argument("--layer-repeats", type=int, default=5)
-    parser.add_argument("--prototype", default="",
-                        help="comma-separated proposed changes of conv.py to measure, applied to this run only: "
-                             + "; ".join(f"{k}: {v}" for k, v in PROTOTYPES.items()))
     parser.add_argument("--memory-child", choices=("minicnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -748,9 +649,6 @@ def main(argv=None):
             parser.error("--clock cpu needs --threads 1 (the CPU time of one thread)")
         global CLOCK
         CLOCK = time.thread_time
-    prototypes = [p.strip() for p in args.prototype.split(",") if p.strip()]
-    if prototypes:
-        apply_prototypes(prototypes)
     if args.memory_child:
         memory_child(args, args.memory_child)
         return 0

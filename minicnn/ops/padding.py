@@ -171,6 +171,23 @@ def pad(input, pad, mode="constant", value=None):
 
 
 # =========================================================================== the loops, for reading
+def _source_pixel(h, w, H, W, mode):
+    """The input pixel that output position (h, w) (in input coordinates) copies, or None (a constant).
+
+    reflect mirrors about the edge pixel (-1 -> 1), replicate repeats it (-1 -> 0), circular wraps.
+    """
+    if mode == "constant":
+        return (h, w) if 0 <= h < H and 0 <= w < W else None
+    if mode == "reflect":
+        h = -h if h < 0 else (2 * (H - 1) - h if h > H - 1 else h)
+        w = -w if w < 0 else (2 * (W - 1) - w if w > W - 1 else w)
+    elif mode == "replicate":
+        h, w = min(max(h, 0), H - 1), min(max(w, 0), W - 1)
+    elif mode == "circular":
+        h, w = h % H, w % W
+    return h, w
+
+
 def pad2d_naive(x, padding, mode="constant", value=0.0):
     """Pad the last two dimensions of an (N, C, H, W) NumPy array with loops over every output pixel.
 
@@ -181,19 +198,9 @@ def pad2d_naive(x, padding, mode="constant", value=0.0):
     y = np.full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
     for i in range(y.shape[2]):
         for j in range(y.shape[3]):
-            h, w = i - top, j - left                 # position in input coordinates
-            if mode == "constant":
-                if 0 <= h < H and 0 <= w < W:
-                    y[:, :, i, j] = x[:, :, h, w]
-                continue
-            if mode == "reflect":
-                h = -h if h < 0 else (2 * (H - 1) - h if h > H - 1 else h)
-                w = -w if w < 0 else (2 * (W - 1) - w if w > W - 1 else w)
-            elif mode == "replicate":
-                h, w = min(max(h, 0), H - 1), min(max(w, 0), W - 1)
-            elif mode == "circular":
-                h, w = h % H, w % W
-            y[:, :, i, j] = x[:, :, h, w]
+            source = _source_pixel(i - top, j - left, H, W, mode)
+            if source is not None:
+                y[:, :, i, j] = x[:, :, source[0], source[1]]
     return y
 
 
@@ -204,17 +211,7 @@ def pad2d_backward_naive(grad_output, input_shape, padding, mode="constant"):
     grad_input = np.zeros(input_shape, dtype=grad_output.dtype)
     for i in range(grad_output.shape[2]):
         for j in range(grad_output.shape[3]):
-            h, w = i - top, j - left
-            if mode == "constant":
-                if 0 <= h < H and 0 <= w < W:
-                    grad_input[:, :, h, w] += grad_output[:, :, i, j]
-                continue
-            if mode == "reflect":
-                h = -h if h < 0 else (2 * (H - 1) - h if h > H - 1 else h)
-                w = -w if w < 0 else (2 * (W - 1) - w if w > W - 1 else w)
-            elif mode == "replicate":
-                h, w = min(max(h, 0), H - 1), min(max(w, 0), W - 1)
-            elif mode == "circular":
-                h, w = h % H, w % W
-            grad_input[:, :, h, w] += grad_output[:, :, i, j]
+            source = _source_pixel(i - top, j - left, H, W, mode)
+            if source is not None:
+                grad_input[:, :, source[0], source[1]] += grad_output[:, :, i, j]
     return grad_input
