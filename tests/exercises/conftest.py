@@ -173,7 +173,12 @@ def pytest_sessionfinish(session):
 
 
 # --------------------------------------------------------------------------- results for the grader
+_PREFIXES = ("Failed: ", "minicnn.course.judge.peer.WorkerFailure: ", "WorkerFailure: ",
+             "minicnn.course.judge.shortcuts.ShortcutError: ", "AssertionError: ")
+
+
 def _first_line(report) -> str:
+    """The summary of a failure: the first line of its message, without exception-type clutter."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # skips: (file, line, reason)
         text = str(longrepr[2])
@@ -182,7 +187,23 @@ def _first_line(report) -> str:
         text = crash.message if crash is not None else str(longrepr)
     lines = [line for line in text.strip().splitlines() if line.strip()]
     first = lines[0].strip() if lines else ""
-    return first[len("Failed: "):] if first.startswith("Failed: ") else first
+    for prefix in _PREFIXES:
+        if first.startswith(prefix):
+            first = first[len(prefix):]
+    return first
+
+
+def _details(report, limit=80) -> str:
+    """The useful part of a failure for the student: the error lines (what is wrong, where, the
+    falsifying example Hypothesis found), without the judge's own traceback."""
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [line[1:].strip() if line.startswith("E") else None for line in text.splitlines()]
+    kept = [line for line in lines if line is not None]
+    if not kept:
+        kept = [line for line in text.splitlines() if line.strip()][-limit:]
+    if len(kept) > limit:
+        kept = kept[:limit] + [f"... ({len(kept) - limit} more lines)"]
+    return "\n".join(kept)
 
 
 class _ResultsRecorder:
@@ -216,8 +237,10 @@ class _ResultsRecorder:
         self.write(event="start", nodeid=nodeid)
 
     def pytest_runtest_logreport(self, report):
+        failed = report.outcome != "passed"
         self.write(event="report", nodeid=report.nodeid, when=report.when, outcome=report.outcome,
-                   message=_first_line(report) if report.outcome != "passed" else "")
+                   message=_first_line(report) if failed else "",
+                   details=_details(report) if report.outcome == "failed" else "")
 
     def pytest_sessionfinish(self, session):
         self.write(event="finish")
