@@ -180,6 +180,14 @@ def test_release_command_usage_errors(argv, message, capsys, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_command_line_writes_a_release(tmp_path, capsys):
+    from minicnn import cli
+    assert cli.main(["release", str(tmp_path / "out")]) == 0
+    assert "student release written to" in capsys.readouterr().out
+    assert (tmp_path / "out" / "README.md").exists() and not (tmp_path / "out" / "solutions").exists()
+    assert cli.main(["release"]) == 2
+
+
 # --------------------------------------------------------------------------- grading from the release
 def test_grading_runs_from_the_release_alone(released, tmp_path):
     out, _ = released
