@@ -47,7 +47,7 @@ def main(argv):
         ensure_environment("test")
         env = dict(os.environ, MPLBACKEND="Agg", TQDM_DISABLE="1")
         return subprocess.run([str(PYTHON), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
-    ensure_environment("")
+    ensure_environment("test" if argv[0] == "grade" else "")   # the grader runs pytest and Hypothesis
     env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
     return subprocess.run([str(PYTHON), "-m", "minicnn", *argv], cwd=ROOT, env=env).returncode
 
