@@ -56,21 +56,23 @@ def students(submissions_dir) -> list:
 
 def result_record(result) -> dict:
     """One result in the JSON fields of ``minicnn grade --json`` (instructors' scripts read them)."""
-    return {"id": result.exercise.id, "title": result.exercise.title, "points": result.score,
-            "max_points": result.exercise.points, "passed": result.passed, "message": result.message}
+    return grade.results_json([result])[0]
 
 
 def _failed(exercises, message) -> list:
     return [grade.Result(exercise=e, passed=False, message=message) for e in exercises]
 
 
-def grade_student(folder, exercises, timeout=30.0) -> list:
-    """Grade one student's folder; never raises (a grader failure fails every exercise, with its reason)."""
+def grade_student(folder, exercises, timeout=30.0, limits=None) -> list:
+    """Grade one student's folder; never raises (a grader failure fails every exercise, with its reason),
+    except when the submission modified the grading files: then grading stops."""
     with tempfile.TemporaryDirectory(prefix="minicnn-batch-") as tmp:
         scratch = Path(tmp) / Path(folder).name         # messages then name the student's folder
         try:
             submission.collect(folder, scratch)
-            return grade.grade(exercises, str(scratch), timeout=timeout, jobs=1)
+            return grade.grade(exercises, str(scratch), timeout=timeout, jobs=1, limits=limits)
+        except grade.GradingFilesModified:
+            raise
         except Exception as exc:   # noqa: BLE001: one student's failure must not stop the class
             return _failed(exercises, f"the grader failed on this submission: {type(exc).__name__}: {exc}")
 
@@ -92,7 +94,7 @@ def _one_blas_thread(active: bool):
                 os.environ[name] = value
 
 
-def grade_batch(submissions_dir, exercises, timeout=30.0, jobs=None, progress=None) -> dict:
+def grade_batch(submissions_dir, exercises, timeout=30.0, jobs=None, progress=None, limits=None) -> dict:
     """``{student: [Result]}`` for every sub-folder of ``submissions_dir``, ``jobs`` students at a time.
 
     ``progress(student, results)`` is called as each student finishes (in any order).
@@ -102,7 +104,8 @@ def grade_batch(submissions_dir, exercises, timeout=30.0, jobs=None, progress=No
     jobs = max(1, jobs or os.cpu_count() or 1)
     graded = {}
     with _one_blas_thread(jobs > 1), ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_student, folder, exercises, timeout): folder.name for folder in folders}
+        futures = {pool.submit(grade_student, folder, exercises, timeout, limits): folder.name
+                   for folder in folders}
         for future in as_completed(futures):
             name = futures[future]
             graded[name] = future.result()

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -164,15 +165,24 @@ def run_pytest(test_file, markers, implementation, timeout, results_path, wall_l
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                    OPENBLAS_NUM_THREADS=str(threads))
+    process = subprocess.Popen(pytest_command(test_file, markers, timeout), cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with _JUDGES_LOCK:
+        _JUDGES.add(process.pid)
     try:
-        process = subprocess.run(pytest_command(test_file, markers, timeout), cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=wall_limit)
-        return process.returncode, process.stdout + process.stderr
-    except subprocess.TimeoutExpired as exc:
-        output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return None, output
+        output, _ = process.communicate(timeout=wall_limit)
+        return process.returncode, output
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        return None, output or ""
     finally:
-        end_descendants()      # anything a judge left behind (the grader is a subreaper too)
+        with _JUDGES_LOCK:
+            _JUDGES.discard(process.pid)
+            end_descendants(keep=set(_JUDGES))   # what a judge left behind (the grader is a subreaper too)
+
+
+_JUDGES, _JUDGES_LOCK = set(), threading.Lock()
 
 
 def _last_line(output: str) -> str:
@@ -360,6 +370,31 @@ def _check_writable(parser, path):
         parser.error(f"cannot write {path}: {folder} is not a writable folder")
 
 
+def _batch(args, exercises, limits, parser) -> int:
+    """``minicnn grade --batch SUBMISSIONS``: grades.csv (and --json {student: [results]})."""
+    from . import batch
+    folder = Path(args.batch)
+    if not folder.is_dir() or not batch.students(folder):
+        parser.error(f"--batch {folder}: expected a folder with one sub-folder per student")
+    _check_writable(parser, args.out)
+    start = time.perf_counter()
+    try:
+        graded = batch.grade_batch(folder, exercises, args.timeout, args.jobs, limits=limits,
+                                   progress=lambda s, r: print(f"  {s}: {sum(x.score for x in r)} points",
+                                                               flush=True))
+    except GradingFilesModified as exc:
+        print(f"GRADING STOPPED: a submission modified the grading files ({', '.join(exc.args[0][:5])}). "
+              "Restore them before grading anything else.", file=sys.stderr)
+        return 3
+    print(batch.summary(graded, exercises))
+    batch.write_csv(graded, exercises, args.out)
+    print(f"grades written to {args.out}")
+    if args.json:
+        batch.write_results_json(graded, args.json)
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -376,9 +411,7 @@ def main(argv=None) -> int:
     if args.format == "gradescope" and not args.json:
         parser.error("--format gradescope writes results.json: give its path with --json PATH")
     if args.batch:
-        from .batch import grade_batch_command
-        _check_writable(parser, args.out)
-        return grade_batch_command(args, exercises, limits, parser)
+        return _batch(args, exercises, limits, parser)
     if args.solutions:
         implementation = "solutions"
     elif args.impl:

@@ -190,8 +190,12 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.kill()
             return peer_module.WorkerFailure(f"the worker broke the protocol ({exc})")
+        time.sleep(0.05)                       # let the output thread take the last words
+        printed = [line for line in self.output.decode(errors="replace").splitlines() if line.strip()]
+        said = f"; its last output: {printed[-1][:300]}" if printed else ""
         if code >= 0:
-            return peer_module.WorkerFailure(f"exited with status {code} (sys.exit or os._exit in your code?)")
+            return peer_module.WorkerFailure(
+                f"exited with status {code} (sys.exit or os._exit in your code?){said}")
         number = -code
         if number == signal.SIGXCPU:
             return peer_module.WorkerFailure(f"used more than {self.limits.cpu_seconds} s of CPU time")
