@@ -77,8 +77,9 @@ def test_json_has_the_fields_of_grade_json(tmp_path):
     batch.write_results_json(_graded(), path)
     data = json.loads(path.read_text())
     assert list(data) == ["ada", "bob, jr."]
-    assert data["bob, jr."][0] == {"id": "1.1", "title": registry.get("1.1").title, "points": 0, "max_points": 2,
-                                   "passed": False, "message": "NotImplementedError: Exercise 1.1"}
+    today = {"id": "1.1", "title": registry.get("1.1").title, "points": 0, "max_points": 2,
+             "passed": False, "message": "NotImplementedError: Exercise 1.1"}
+    assert {k: data["bob, jr."][0][k] for k in today} == today     # today's fields; "report" comes beside them
 
 
 def test_summary_lists_points_and_passes():
@@ -117,7 +118,7 @@ def test_one_failing_student_does_not_stop_the_class(tmp_path, monkeypatch):
     for name in ("ada", "bob"):
         _write(tmp_path / name / "ch01_backend.py")
 
-    def fake_grade(exercises, implementation, timeout, jobs):
+    def fake_grade(exercises, implementation, timeout, jobs, limits=None):
         if implementation.endswith("bob"):
             raise RuntimeError("the disk is full")
         return [grade.Result(exercise=e, passed=True) for e in exercises]
@@ -154,7 +155,7 @@ def test_batch_grades_a_class(tmp_path, capsys):
     data = json.loads(results.read_text())
     assert [r["passed"] for r in data["ada"]] == [True, True]
     assert data["bob"][0]["message"].startswith("NotImplementedError: Exercise 1.1:")
-    assert all(set(r) == {"id", "title", "points", "max_points", "passed", "message"}
+    assert all(set(r) >= {"id", "title", "points", "max_points", "passed", "message"}
                for records in data.values() for r in records)
     printed = capsys.readouterr().out
     assert "for 2 student(s)" in printed and f"grades written to {out}" in printed

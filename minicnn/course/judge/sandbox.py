@@ -105,6 +105,16 @@ def end_descendants(keep=()) -> int:
     return ended
 
 
+def readable_by_others(root) -> bool:
+    """Whether a user without rights of its own can import the package under ``root`` (every folder
+    above it searchable, the package's files readable)."""
+    root = Path(root).resolve()
+    for folder in [root, *root.parents]:
+        if not os.stat(folder).st_mode & 0o001:
+            return False
+    return all(os.stat(p).st_mode & 0o004 for p in [root / "minicnn" / "__init__.py", Path(sys.executable)])
+
+
 def _signal_name(number):
     try:
         return signal.Signals(number).name
@@ -156,8 +166,10 @@ class Worker:
         self.closed = False
 
     def _user_id(self):
-        """A user id of the worker's own when the judge runs as root (else None: same user)."""
-        if os.name != "posix" or os.geteuid() != 0 or self.limits.same_user:
+        """A user id of the worker's own when the judge runs as root (else None: same user). Only when
+        the package is readable by other users: else the worker could not import minicnn, and runs
+        as the same user (the audit hook and the fingerprints still hold)."""
+        if os.name != "posix" or os.geteuid() != 0 or self.limits.same_user or not readable_by_others(ROOT):
             return None
         return 50000 + os.getpid() % 10000
 
