@@ -210,3 +210,23 @@ def test_a_dead_worker_fails_every_later_call_at_once(tmp_path):
     finally:
         worker.close()
     assert end_descendants() == 0
+
+
+def test_the_namespaces_sandbox_has_no_network_and_sees_no_other_process(tmp_path):
+    (tmp_path / "probe.py").write_text(
+        "import os, socket\n"
+        "def pid():\n    return os.getpid()\n"
+        "def connect():\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+        "def interfaces():\n    return [l.split(':')[0].strip() for l in open('/proc/self/net/dev').readlines()[2:]]\n"
+        "def crash():\n    import faulthandler\n    faulthandler._sigsegv()\n")
+    worker = Worker("1.1", tmp_path, Limits(timeout=TIMEOUT, sandbox="namespaces"))
+    try:
+        probe = worker.load("probe")
+        assert probe.pid() <= 3                    # a fresh process-id namespace: no other process in it
+        with pytest.raises(PermissionError, match="socket"):
+            probe.connect()                        # the audit hook; below it, no network at all:
+        assert probe.interfaces() == ["lo"]
+        with pytest.raises(WorkerFailure, match="crashed: signal 11"):
+            probe.crash()
+    finally:
+        worker.close()

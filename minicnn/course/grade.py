@@ -349,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest file a worker may write (default {Limits.file_mb:g} MB)")
     parser.add_argument("--same-user", action="store_true",
                         help="as root: run workers as root too (normally they get a user id of their own)")
+    parser.add_argument("--sandbox", choices=("none", "namespaces"), default="none",
+                        help="namespaces: each worker also gets no network and sees no other process "
+                             "(Linux unshare; see docs/instructor.md)")
     parser.add_argument("--jobs", "-j", type=positive(int, "--jobs"), default=min(2, os.cpu_count() or 1),
                         help="exercise files (or, with --batch, students) graded side by side (default 2)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -406,7 +409,7 @@ def main(argv=None) -> int:
     except KeyError as exc:
         parser.error(exc.args[0])
     limits = Limits(timeout=args.timeout, memory_gb=args.memory, cpu_seconds=args.cpu_time,
-                    file_mb=args.file_size, same_user=args.same_user)
+                    file_mb=args.file_size, same_user=args.same_user, sandbox=args.sandbox)
     _check_writable(parser, args.json)
     if args.format == "gradescope" and not args.json:
         parser.error("--format gradescope writes results.json: give its path with --json PATH")

@@ -50,6 +50,7 @@ class Limits:
     cpu_seconds: int = 600             # CPU time of the whole worker
     file_mb: float = 64.0              # the largest file it may write
     same_user: bool = False            # root only: keep root's user id (tests of the fingerprints)
+    sandbox: str = "none"              # "namespaces": also no network, no other processes (Linux unshare)
 
     def describe(self) -> str:
         return (f"{self.timeout:g} s a call, {self.memory_gb:g} GB of memory, {self.cpu_seconds} s of CPU, "
@@ -105,6 +106,20 @@ def end_descendants(keep=()) -> int:
     return ended
 
 
+def namespaces_command(command, as_root) -> list:
+    """``command`` inside new Linux namespaces (util-linux ``unshare``): its own network (none), process
+    ids (it sees no other process and can signal none), IPC and host name. A shell stays PID 1 so that
+    the worker's signals behave as usual; it reports a signal as the exit status 128 + n. Without root,
+    a user namespace comes first (the kernel must allow unprivileged user namespaces)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise RuntimeError("--sandbox namespaces needs util-linux's unshare (not found)")
+    flags = ["--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+    if not as_root:
+        flags = ["--user", "--map-root-user"] + flags
+    return [unshare, *flags, "/bin/sh", "-c", '"$@"; exit $?', "sh", *command]
+
+
 def readable_by_others(root) -> bool:
     """Whether a user without rights of its own can import the package under ``root`` (every folder
     above it searchable, the package's files readable)."""
@@ -149,8 +164,11 @@ class Worker:
                    OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
                    PYTHONDONTWRITEBYTECODE="1", TQDM_DISABLE="1")
         extra = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+        command = [sys.executable, "-I", "-c", BOOT, json.dumps(config), str(ROOT)]
+        if limits.sandbox == "namespaces":
+            command = namespaces_command(command, as_root=uid is None and os.geteuid() == 0)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, json.dumps(config), str(ROOT)],
+            command,
             pass_fds=(to_worker_r, to_judge_w), stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,
             cwd=self.workdir, env=env, start_new_session=True, close_fds=True, **extra)
         for fd in (to_worker_r, to_judge_w, output_w):
@@ -205,6 +223,8 @@ class Worker:
         time.sleep(0.05)                       # let the output thread take the last words
         printed = [line for line in self.output.decode(errors="replace").splitlines() if line.strip()]
         said = f"; its last output: {printed[-1][:300]}" if printed else ""
+        if self.limits.sandbox == "namespaces" and code > 128:    # the shell around the worker says 128 + n
+            code = 128 - code
         if code >= 0:
             return peer_module.WorkerFailure(
                 f"exited with status {code} (sys.exit or os._exit in your code?){said}")
