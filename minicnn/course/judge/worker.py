@@ -69,6 +69,7 @@ def make_audit_hook(workdir, denied_roots, forbidden_modules, exercise_id):
     """The hook that refuses what a submission never needs (see the module docstring)."""
     from .shortcuts import ShortcutError, message
     own_pid = str(os.getpid())
+    proc_pid = os.readlink("/proc/self") if os.path.islink("/proc/self") else own_pid   # as /proc numbers it
     workdir = os.path.realpath(workdir)
     denied_roots = [os.path.realpath(p) for p in denied_roots]
     refused_events = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
@@ -117,7 +118,7 @@ def make_audit_hook(workdir, denied_roots, forbidden_modules, exercise_id):
                     if inside(path, root):
                         raise ShortcutError(message(exercise_id, f"reading {path}"))
                 parts = path.split(os.sep)
-                if len(parts) > 2 and parts[1] == "proc" and parts[2] not in (own_pid, "self", "thread-self") \
+                if len(parts) > 2 and parts[1] == "proc" and parts[2] not in (own_pid, proc_pid, "self", "thread-self") \
                         and parts[2].isdigit():
                     raise PermissionError("exercise code may not look at other processes")
             elif event.startswith(path_events):
