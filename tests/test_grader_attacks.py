@@ -56,8 +56,8 @@ def run_grader(repo, *args, timeout=600):
     return process, results
 
 
-def leftover_processes():
-    """Processes still running a worker or the attacks' sleep (anywhere on the machine)."""
+def leftover_processes(repo):
+    """Processes still running a worker of the scratch copy, or the attacks' sleep."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -65,7 +65,7 @@ def leftover_processes():
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if "minicnn.course.judge.worker" in cmdline or "sleep 600" in cmdline:
+            if ("minicnn.course.judge.worker" in cmdline and str(repo) in cmdline) or "sleep 600" in cmdline:
                 found.append((int(entry), cmdline[:80]))
     return found
 
@@ -78,7 +78,7 @@ def attacked(scratch):
     process, results = run_grader(scratch, "1", "2", "3", "4", "5", "--impl", str(ATTACKS))
     return {"process": process, "results": results, "seconds": time.monotonic() - start,
             "changed": grader.changed_files(before, grader.fingerprint(scratch)),
-            "leftovers": leftover_processes()}
+            "leftovers": leftover_processes(scratch)}
 
 
 def _message(attacked, exercise_id):

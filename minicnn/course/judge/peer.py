@@ -26,7 +26,6 @@ globals or files.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import itertools
 import os
 import select
@@ -35,123 +34,13 @@ import time
 import traceback
 import weakref
 
-import numpy as np
-
 from . import wire
-
-_MISSING = object()
-
-
-class RemoteError(Exception):
-    """An exception of the other side whose type is not a built-in one (its name and message)."""
-
-
-class WorkerFailure(Exception):
-    """The worker is gone: it exited, crashed, ran out of time or broke the protocol."""
-
-
-# --------------------------------------------------------------------------- proxies
-class Proxy:
-    """An object of the other process. Attribute reads, calls, indexing, iteration and ``repr``
-    are requests to the other side."""
-
-    __slots__ = ("_peer", "_ref", "_cls", "__weakref__")
-
-    def __init__(self, peer, ref, cls=None):
-        object.__setattr__(self, "_peer", peer)
-        object.__setattr__(self, "_ref", ref)
-        object.__setattr__(self, "_cls", cls)
-
-    @property
-    def __class__(self):
-        """In the worker, a proxy of one of the judge's minicnn objects (a model passed to the student's
-        function) passes ``isinstance`` checks against its minicnn class (``isinstance(m, Dropout)``)."""
-        return self._cls or Proxy
-
-    def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return self._peer.request("getattr", self, name)
-
-    def __setattr__(self, name, value):
-        self._peer.request("setattr", self, name, value)
-
-    def __delattr__(self, name):
-        self._peer.request("delattr", self, name)
-
-    def __call__(self, *args, **kwargs):
-        return self._peer.request("call", self, args, kwargs)
-
-    def __getitem__(self, key):
-        return self._peer.request("getitem", self, key)
-
-    def __setitem__(self, key, value):
-        self._peer.request("setitem", self, key, value)
-
-    def __len__(self):
-        return _checked(self._peer.request("len", self), int, "len()")
-
-    def __bool__(self):
-        return _checked(self._peer.request("bool", self), bool, "bool()")
-
-    def __contains__(self, item):
-        return _checked(self._peer.request("contains", self, item), bool, "in")
-
-    def __iter__(self):
-        return self._peer.request("iter", self)
-
-    def __next__(self):
-        return self._peer.request("next", self)
-
-    def __repr__(self):
-        try:
-            return _checked(self._peer.request("repr", self), str, "repr()")[:500]
-        except Exception:
-            return "<an object of the other process>"
-
-
-def _checked(value, kind, what):
-    if type(value) is not kind:
-        raise TypeError(f"{what} of a remote object returned {type(value).__name__}, expected {kind.__name__}")
-    return value
-
-
-# --------------------------------------------------------------------------- a graph continued remotely
-def _remote_node_class():
-    from minicnn.autograd import Function
-
-    class RemoteNode(Function):
-        """``grad_fn`` of a tensor whose graph lives in the other process: its backward runs there."""
-
-        def __init__(self, peer, key):
-            self.peer, self.key = peer, key
-            self.needs_input_grad, self.next_functions, self.input_meta = (), (), ()
-
-        def backward(self, grad_output):
-            self.peer.request("backward", self.key, grad_output)
-            return ()
-
-        def release(self):      # keep peer and key; mark freed (a second backward raises, as in torch)
-            setattr(self, self._FREED, True)
-
-        @property
-        def name(self):
-            return "RemoteBackward"
-
-    return RemoteNode
-
-
-def _digest(array):
-    if array is None:
-        return None
-    from minicnn.backend import backend_of_array, to_numpy
-    host = np.asarray(to_numpy(array), order="C")
-    return (backend_of_array(array), host.shape, host.dtype.str,
-            hashlib.blake2b(host.tobytes(), digest_size=16).digest())
+from .mirror import TensorMirrors, _digest, _is_parameter, _no_objects, _remote_node_class
+from .proxy import Proxy, RemoteError, WorkerFailure  # noqa: F401  (WorkerFailure: re-exported)
 
 
 # --------------------------------------------------------------------------- the peer
-class Peer:
+class Peer(TensorMirrors):
     """One end of the channel. ``side`` is "judge" or "worker"; ``root`` is the object the other
     side reaches as reference 0 (the worker's loader)."""
 
@@ -227,30 +116,6 @@ class Peer:
             self._export_numbers[id(value)] = number
         return number
 
-    def _track(self, tensor):
-        key = self._tensor_keys.get(id(tensor))
-        if key is not None and self._get_tensor(key) is tensor:
-            return key
-        key = f"{self.tag}{next(self._keys)}"
-        self._register(key, tensor)
-        return key
-
-    def _register(self, key, tensor):
-        if self.side == "judge":
-            self.tensors[key] = weakref.ref(tensor)
-            # a graph that continues in the worker must stay there while any judge node points to it
-            anchor = tensor.grad_fn if isinstance(tensor.grad_fn, self._RemoteNode) else tensor
-            weakref.finalize(anchor, self._released.append, key)
-        else:
-            self.tensors[key] = tensor
-        self._tensor_keys[id(tensor)] = key
-
-    def _get_tensor(self, key):
-        entry = self.tensors.get(key)
-        if entry is None:
-            return None
-        return entry() if self.side == "judge" else entry
-
     def encode(self, value, sources=None):
         blobs, forced = [], set()
         node = wire.encode(value, blobs, lambda v: self._encode_other(v, forced), sources)
@@ -292,73 +157,6 @@ class Peer:
             return None
         return cls if isinstance(cls, type) else None
 
-    def _tensor_from(self, node):
-        key = node["$tensor"]
-        if not isinstance(key, str):
-            raise wire.ProtocolError("a malformed tensor key")
-        tensor = self._get_tensor(key)
-        if tensor is not None:
-            return tensor
-        state = self._pending_state.pop(key, None)
-        if state is None:
-            raise wire.ProtocolError(f"tensor {key} arrived without its data")
-        from minicnn.tensor import Tensor
-        cls = Tensor
-        if node.get("cls") == "Parameter":
-            from minicnn.nn.module import Parameter
-            cls = Parameter
-        data, grad, requires_grad = state
-        if not hasattr(data, "dtype"):
-            raise wire.ProtocolError(f"tensor {key} without an array")
-        tensor = cls._from_op(data, grad_fn=self._RemoteNode(self, key) if node.get("graph") else None)
-        if not node.get("graph"):
-            tensor._requires_grad = bool(requires_grad) and data.dtype.kind in "fc"
-        tensor.grad = None if grad is None else Tensor._from_op(grad)
-        self._register(key, tensor)
-        self._known[key] = self._state_digest(tensor)
-        return tensor
-
-    # ------------------------------------------------------------------ keeping mirrors in step
-    @staticmethod
-    def _state_digest(tensor):
-        grad = tensor.grad.data if tensor.grad is not None else None
-        return (_digest(tensor.data), _digest(grad), tensor.requires_grad)
-
-    def _outgoing_state(self, forced, blobs):
-        """Data, grad and requires_grad of every mirrored tensor changed since the last crossing."""
-        from minicnn.tensor import Tensor
-        state = {}
-        for key in list(self.tensors):
-            tensor = self._get_tensor(key)
-            if tensor is None:
-                continue
-            digest = self._state_digest(tensor)
-            if key in forced or digest != self._known.get(key):
-                self._known[key] = digest
-                grad = tensor.grad.data if isinstance(tensor.grad, Tensor) else None
-                state[key] = [wire.encode(tensor.data, blobs, _no_objects),
-                              None if grad is None else wire.encode(grad, blobs, _no_objects),
-                              tensor.requires_grad]
-        return state
-
-    def _apply_state(self, state, blobs):
-        from minicnn.tensor import Tensor
-        if not isinstance(state, dict):
-            raise wire.ProtocolError("malformed tensor state")
-        for key, (data_node, grad_node, requires_grad) in state.items():
-            data = wire.decode(data_node, blobs, _no_objects)
-            grad = None if grad_node is None else wire.decode(grad_node, blobs, _no_objects)
-            tensor = self._get_tensor(key)
-            if tensor is None:
-                self._pending_state[key] = (data, grad, requires_grad)
-                continue
-            _assign(tensor, data)
-            tensor.grad = None if grad is None else Tensor._from_op(grad)
-            if tensor.grad_fn is None and data.dtype.kind in "fc":
-                tensor._requires_grad = bool(requires_grad)
-            self._known[key] = self._state_digest(tensor)
-
-    # ------------------------------------------------------------------ requests
     def request(self, action, *args):
         if self.failure is not None:
             raise self.failure
@@ -564,31 +362,9 @@ class Peer:
         raise PermissionError(f"the judge does not allow {action!r} on {type(target).__name__}")
 
 
-def _no_objects(value):
-    raise wire.ProtocolError(f"a {type(value).__name__} where an array was expected")
-
-
-def _is_parameter(tensor):
-    return any(c.__name__ == "Parameter" for c in type(tensor).__mro__)
-
-
 def _is_strategy(value):
     return any(c.__name__ == "SearchStrategy" and c.__module__.startswith("hypothesis")
                for c in type(value).__mro__)
-
-
-def _assign(tensor, data):
-    """Make ``tensor.data`` equal ``data``: in place when shape, dtype and backend agree (so that
-    views held elsewhere see the change), else by rebinding."""
-    current = tensor.data
-    if type(current) is type(data) and current.shape == data.shape and current.dtype == data.dtype:
-        try:
-            if getattr(current, "flags", None) is None or current.flags.writeable:
-                current[...] = data
-                return
-        except Exception:
-            pass
-    tensor.data = data
 
 
 def _describe(exc, side):
