@@ -179,7 +179,8 @@ def test_the_worker_sees_a_cleared_environment_and_only_the_submission(tmp_path)
         "import os\n"
         "def environment():\n    return sorted(os.environ)\n"
         "def folder():\n    return sorted(os.listdir('.'))\n"
-        "def read(path):\n    return open(path).read()[:10]\n")
+        "def read(path):\n    return open(path).read()[:10]\n"
+        "def load_solutions():\n    import importlib\n    return importlib.import_module('solu' + 'tions.ch01_backend')\n")
     (tmp_path / "notes.txt").write_text("not copied")
     worker = Worker("1.1", tmp_path, Limits(timeout=TIMEOUT))
     try:
@@ -193,6 +194,8 @@ def test_the_worker_sees_a_cleared_environment_and_only_the_submission(tmp_path)
             probe.read(str(ROOT / "solutions" / "ch01_backend.py"))
         with pytest.raises(Exception, match="not allowed here"):
             probe.read(str(ROOT / "tests" / "exercises" / "conftest.py"))
+        with pytest.raises(Exception, match="not allowed here"):
+            probe.load_solutions()
     finally:
         worker.close()
     assert not Path(worker.workdir).exists()
@@ -230,3 +233,53 @@ def test_the_namespaces_sandbox_has_no_network_and_sees_no_other_process(tmp_pat
             probe.crash()
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("exercise_id, module, name, args", [
+    ("2.1", "minicnn.autograd", "unbroadcast", "(np.ones((2, 3)), (3,))"),
+    ("3.3", "minicnn.functional", "conv2d", "(minicnn.tensor(np.ones((1, 1, 3, 3))), minicnn.tensor(np.ones((1, 1, 2, 2))))"),
+    ("8.1", "minicnn.nn", "CBAM", "(4,)"),
+    ("10.1", "minicnn.nn", "PAM", "(4,)"),
+    ("11.3", "minicnn.metrics", "confusion_matrix", "(np.zeros(4, int), np.zeros(4, int), 2)"),
+])
+def test_minicnns_own_version_of_the_exercise_raises_a_shortcut_error(tmp_path, exercise_id, module, name, args):
+    """Reached at run time (a name the static check cannot see): the guard answers."""
+    (tmp_path / "probe.py").write_text(
+        "import importlib\nimport numpy as np\nimport minicnn\n"
+        f"def shortcut():\n    return getattr(importlib.import_module({module!r}), {name!r}){args}\n")
+    worker = Worker(exercise_id, tmp_path, Limits(timeout=TIMEOUT))
+    try:
+        with pytest.raises(Exception, match=f"Exercise {exercise_id} asks you to write .*is not allowed here"):
+            worker.load("probe").shortcut()
+    finally:
+        worker.close()
+
+
+def test_sys_exit_inside_a_function_is_reported_with_its_status(tmp_path):
+    (tmp_path / "probe.py").write_text("import sys\ndef leave():\n    print('bye')\n    sys.exit(5)\n")
+    worker = Worker("1.1", tmp_path, Limits(timeout=TIMEOUT))
+    try:
+        with pytest.raises(WorkerFailure, match="exited with status 5.*bye"):
+            worker.load("probe").leave()
+    finally:
+        worker.close()
+
+
+def test_the_static_check_names_each_kind_of_shortcut():
+    from minicnn.course.judge.shortcuts import static_check
+    assert "minicnn's F.conv2d" in static_check("from minicnn import functional as F\nF.conv2d(1, 2)", "3.3")
+    assert "importing torch" in static_check("import torch", "7.1")
+    assert "importing from solutions" in static_check("from solutions.ch07_channel_attention import se", "7.1")
+    assert "solutions" in static_check("exec(open('solutions/ch07_channel_attention.py').read())", "7.1")
+    assert "minicnn.ops.im2col.im2col" in static_check("import minicnn.ops.im2col\nminicnn.ops.im2col.im2col", "3.2")
+    assert static_check("from minicnn import functional as F\nF.conv2d(1, 2)", "7.1") is None   # allowed there
+    assert static_check(Path(ROOT / "solutions" / "ch03_convolution.py").read_text(), "3.2") is None
+
+
+def test_no_solution_trips_the_static_check():
+    from minicnn.course import registry
+    from minicnn.course.judge.shortcuts import FORBIDDEN, static_check
+    assert set(FORBIDDEN) == {e.id for e in registry.EXERCISES}
+    for exercise in registry.EXERCISES:
+        source = (ROOT / "solutions" / f"{exercise.module}.py").read_text()
+        assert static_check(source, exercise.id) is None, exercise.id

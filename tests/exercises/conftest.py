@@ -171,6 +171,17 @@ def pytest_sessionfinish(session):
     end_descendants()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries what the student's code printed (cut after 64 KB, noted)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _workers.current is not None:
+        printed = _workers.current[2].printed()
+        if printed.strip():
+            report.student_output = printed[-3000:]
+
+
 # --------------------------------------------------------------------------- results for the grader
 _PREFIXES = ("Failed: ", "minicnn.course.judge.peer.WorkerFailure: ", "WorkerFailure: ",
              "minicnn.course.judge.shortcuts.ShortcutError: ", "AssertionError: ")
@@ -202,6 +213,9 @@ def _details(report, limit=80) -> str:
         kept = [line for line in text.splitlines() if line.strip()][-limit:]
     if len(kept) > limit:
         kept = kept[:limit] + [f"... ({len(kept) - limit} more lines)"]
+    printed = getattr(report, "student_output", "")
+    if printed:
+        kept += ["", "Your code printed (the end of it):", *printed.splitlines()[-20:]]
     return "\n".join(kept)
 
 
