@@ -327,7 +327,8 @@ def build_parser():
     grade.add_argument("args", nargs=argparse.REMAINDER)
     grade.set_defaults(run=lambda args: _course("grade").main(args.args))
     make = sub.add_parser("make-exercises", add_help=False,
-                          help="regenerate exercises/ from solutions/ (--check: only compare)")
+                          help="regenerate exercises/ from solutions/ (--check: only compare; edited files are "
+                               "replaced only with --force, which keeps a .bak)")
     make.add_argument("args", nargs=argparse.REMAINDER)
     make.set_defaults(run=lambda args: _course("make_exercises").main(args.args))
     return parser
