@@ -7,8 +7,10 @@
 
 Each notebook runs as tests/test_notebooks.py runs it (nbclient, kernel "python3", this checkout
 first on PYTHONPATH, MPLBACKEND=Agg, TQDM_DISABLE=1). The time is the wall-clock time of the whole
-execution, kernel start included. The load average (1 minute) is read before and after each
-notebook: the machine may be shared, and a busy machine makes every number larger.
+execution, kernel start included; the kernel's CPU time (user + system, its own and its children's)
+is read inside the kernel after the last cell. The load average (1 minute) is read before and after
+each notebook: on a shared machine the wall-clock time grows with the load, the CPU time much less
+(BLAS may use two threads, so on a quiet machine the CPU time can exceed the wall time).
 
 The results go to benchmarks/NOTEBOOK_TIMES.md, in the section of the mode that was run (the other
 section is kept). This is a measurement, not a test: no time limit fails anything here.
@@ -30,8 +32,16 @@ RESULTS = ROOT / "benchmarks" / "NOTEBOOK_TIMES.md"
 CELL_TIMEOUT = 3600
 
 
-def run_notebook(path: Path, full: bool) -> tuple[float, str | None]:
-    """Execute ``path``; return (seconds, first error or None)."""
+CPU_PROBE = ("import resource as _r\n"
+             "_u = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
+             "print('CPU_SECONDS', sum(u.ru_utime + u.ru_stime for u in _u))")
+
+
+def run_notebook(path: Path, full: bool) -> tuple[float, float | None, str | None]:
+    """Execute ``path``; return (wall seconds, kernel CPU seconds, first error or None).
+
+    The kernel's CPU time (user + system, read inside the kernel after the last cell) depends much
+    less on what else runs on the machine than the wall-clock time does."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -47,13 +57,23 @@ def run_notebook(path: Path, full: bool) -> tuple[float, str | None]:
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
+        error, cpu = None, None
         start = time.perf_counter()
-        error = None
-        try:
-            client.execute()
-        except Exception as exc:  # a failing cell: report it, keep timing the others
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120]}"
-        return time.perf_counter() - start, error
+        with client.setup_kernel():
+            try:
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+            except Exception as exc:  # a failing cell: report it
+                error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120]}"
+            wall = time.perf_counter() - start
+            probe = nbformat.v4.new_code_cell(CPU_PROBE)
+            nb.cells.append(probe)
+            client.execute_cell(probe, len(nb.cells) - 1)
+            for output in probe.outputs:
+                match = re.search(r"CPU_SECONDS ([\d.]+)", output.get("text", ""))
+                if match:
+                    cpu = float(match.group(1))
+        return wall, cpu, error
     finally:
         os.environ.clear()
         os.environ.update(env_backup)
@@ -64,10 +84,12 @@ def section(mode: str, rows: list, total: float) -> str:
     lines = [f"<!-- {mode} -->", f"## {mode} mode", "",
              f"Measured {now} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}; load average before/after each notebook (1 min).", "",
-             "| notebook | seconds | load before | load after | error |", "|---|---:|---:|---:|---|"]
-    for name, seconds, before, after, error in rows:
-        lines.append(f"| {name} | {seconds:.1f} | {before:.2f} | {after:.2f} | {error or ''} |")
-    lines += ["", f"Total: {total:.1f} s.", f"<!-- end {mode} -->", ""]
+             "| notebook | wall s | kernel CPU s | load before | load after | error |", "|---|---:|---:|---:|---:|---|"]
+    for name, seconds, cpu, before, after, error in rows:
+        cpu_text = "" if cpu is None else f"{cpu:.1f}"
+        lines.append(f"| {name} | {seconds:.1f} | {cpu_text} | {before:.2f} | {after:.2f} | {error or ''} |")
+    cpu_total = sum(row[2] or 0.0 for row in rows)
+    lines += ["", f"Total: {total:.1f} s wall, {cpu_total:.1f} s kernel CPU.", f"<!-- end {mode} -->", ""]
     return "\n".join(lines)
 
 
@@ -79,8 +101,9 @@ def previous_rows(mode: str) -> list:
     rows = []
     for line in (match.group(1).splitlines() if match else []):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"[\d.]+", cells[1]):
-            rows.append((cells[0], float(cells[1]), float(cells[2]), float(cells[3]), cells[4] or None))
+        if len(cells) == 6 and re.fullmatch(r"[\d.]+", cells[1]):
+            cpu = float(cells[2]) if cells[2] else None
+            rows.append((cells[0], float(cells[1]), cpu, float(cells[3]), float(cells[4]), cells[5] or None))
     return rows
 
 
@@ -106,10 +129,10 @@ def main(argv=None) -> int:
     rows = []
     for path in paths:
         before = os.getloadavg()[0]
-        seconds, error = run_notebook(path, args.full)
+        seconds, cpu, error = run_notebook(path, args.full)
         after = os.getloadavg()[0]
-        rows.append((path.stem, seconds, before, after, error))
-        print(f"{path.stem:<40} {seconds:7.1f} s   load {before:.2f} -> {after:.2f}"
+        rows.append((path.stem, seconds, cpu, before, after, error))
+        print(f"{path.stem:<40} {seconds:7.1f} s wall   {cpu or float('nan'):7.1f} s CPU   load {before:.2f} -> {after:.2f}"
               + (f"   {error}" if error else ""), flush=True)
     print(f"{'total':<40} {sum(row[1] for row in rows):7.1f} s ({mode} mode)")
     if not args.no_write and paths:
@@ -117,7 +140,7 @@ def main(argv=None) -> int:
         merged.update({row[0]: row for row in rows})
         rows = [merged[name] for name in sorted(merged)]
         write_section(mode, section(mode, rows, sum(row[1] for row in rows)))
-    return 1 if any(row[4] for row in rows) else 0
+    return 1 if any(row[5] for row in rows) else 0
 
 
 if __name__ == "__main__":
