@@ -65,8 +65,11 @@ def main(argv):
         return subprocess.run([str(PYTHON), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[0] == "lab":
         ensure_environment("notebooks")
-        return subprocess.run([str(PYTHON), "-m", "jupyterlab", *(argv[1:] or ["notebooks/"])],
-                              cwd=ROOT).returncode
+        # The repository is the root of JupyterLab's file browser, so that exercises/ and docs/ (the
+        # bibliography the notebooks link to) are there too; it opens on the first notebook.
+        options = argv[1:] or [f"--ServerApp.root_dir={ROOT}",
+                               "--LabApp.default_url=/lab/tree/notebooks/01_tour.ipynb"]
+        return subprocess.run([str(PYTHON), "-m", "jupyterlab", *options], cwd=ROOT).returncode
     ensure_environment("grade" if argv[0] == "grade" else "")
     env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
     return subprocess.run([str(PYTHON), "-m", "minicnn", *argv], cwd=ROOT, env=env).returncode

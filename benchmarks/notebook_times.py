@@ -4,6 +4,7 @@
     python benchmarks/notebook_times.py --full            # full mode (what a student runs)
     python benchmarks/notebook_times.py 04 13             # only the notebooks whose name starts so
     python benchmarks/notebook_times.py --no-write        # print only
+    python benchmarks/notebook_times.py --demo            # time `minicnn demo` instead (the README's number)
 
 Each notebook runs as tests/test_notebooks.py runs it (nbclient, kernel "python3", this checkout
 first on PYTHONPATH, MPLBACKEND=Agg, TQDM_DISABLE=1). The time is the wall-clock time of the whole
@@ -79,7 +80,28 @@ def run_notebook(path: Path, full: bool) -> tuple[float, float | None, str | Non
         os.environ.update(env_backup)
 
 
-def section(mode: str, rows: list, total: float) -> str:
+def run_demo() -> tuple[float, float, str | None]:
+    """Run ``python -m minicnn demo`` in a subprocess; return (wall seconds, CPU seconds, error or None)."""
+    import resource
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ, MPLBACKEND="Agg", TQDM_DISABLE="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run([sys.executable, "-m", "minicnn", "demo", "--no-progress",
+                               "--out", os.path.join(tmp, "demo.png")], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    error = None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["exit code"])[-1][:120]
+    return wall, cpu, error
+
+
+def section(mode: str, rows: list, total: float | None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"<!-- {mode} -->", f"## {mode} mode", "",
              f"Measured {now} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -89,7 +111,9 @@ def section(mode: str, rows: list, total: float) -> str:
         cpu_text = "" if cpu is None else f"{cpu:.1f}"
         lines.append(f"| {name} | {seconds:.1f} | {cpu_text} | {before:.2f} | {after:.2f} | {error or ''} |")
     cpu_total = sum(row[2] or 0.0 for row in rows)
-    lines += ["", f"Total: {total:.1f} s wall, {cpu_total:.1f} s kernel CPU.", f"<!-- end {mode} -->", ""]
+    if total is not None:
+        lines += ["", f"Total: {total:.1f} s wall, {cpu_total:.1f} s kernel CPU."]
+    lines += [f"<!-- end {mode} -->", ""]
     return "\n".join(lines)
 
 
@@ -121,7 +145,20 @@ def main(argv=None) -> int:
     parser.add_argument("prefixes", nargs="*", help="run only the notebooks whose file name starts so")
     parser.add_argument("--full", action="store_true", help="full mode (MINICNN_FAST unset)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {RESULTS.name}")
+    parser.add_argument("--demo", action="store_true", help="time `minicnn demo` (section 'demo')")
     args = parser.parse_args(argv)
+    if args.demo:
+        before = os.getloadavg()[0]
+        wall, cpu, error = run_demo()
+        after = os.getloadavg()[0]
+        print(f"minicnn demo  {wall:7.1f} s wall   {cpu:7.1f} s CPU   load {before:.2f} -> {after:.2f}"
+              + (f"   {error}" if error else ""))
+        if not args.no_write:
+            rows = {row[0]: row for row in previous_rows("demo")}
+            name = datetime.datetime.now(datetime.timezone.utc).strftime("minicnn demo, %H:%M UTC")
+            rows[name] = (name, wall, cpu, before, after, error)
+            write_section("demo", section("demo", list(rows.values()), None))
+        return 1 if error else 0
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
     if args.prefixes:
         paths = [p for p in paths if p.name.startswith(tuple(args.prefixes))]

@@ -1,6 +1,6 @@
 """The ``minicnn`` command line (also ``python -m minicnn``).
 
-    minicnn demo                       train a small attention U-Net on generated cells (about a minute)
+    minicnn demo                       train a small attention U-Net on generated cells (its time: README)
     minicnn train MODEL --dataset NAME --epochs N [--attention KIND] [--device gpu] [--metrics-out FILE]
     minicnn gradcheck [NAME ...]       compare every backward with numerical derivatives
 
@@ -275,7 +275,8 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,train,gradcheck,grade,make-exercises}")
 
-    demo = sub.add_parser("demo", help="train a small attention U-Net on generated cells (about a minute)")
+    demo = sub.add_parser("demo", help="train a small attention U-Net on generated cells (a short run; "
+                                       "its measured time is in the README)")
     demo.add_argument("--out", default=os.path.join("outputs", "demo.png"),
                       help="where to write the figure (default outputs/demo.png)")
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
