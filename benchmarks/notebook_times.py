@@ -5,13 +5,17 @@
     python benchmarks/notebook_times.py 04 13             # only the notebooks whose name starts so
     python benchmarks/notebook_times.py --no-write        # print only
     python benchmarks/notebook_times.py --demo            # time `minicnn demo` instead (the README's number)
+    python benchmarks/notebook_times.py --threads 1       # one BLAS thread (OpenBLAS, OpenMP, MKL)
 
 Each notebook runs as tests/test_notebooks.py runs it (nbclient, kernel "python3", this checkout
 first on PYTHONPATH, MPLBACKEND=Agg, TQDM_DISABLE=1). The time is the wall-clock time of the whole
 execution, kernel start included; the kernel's CPU time (user + system, its own and its children's)
 is read inside the kernel after the last cell. The load average (1 minute) is read before and after
 each notebook: on a shared machine the wall-clock time grows with the load, the CPU time much less
-(BLAS may use two threads, so on a quiet machine the CPU time can exceed the wall time).
+(BLAS may use two threads, so on a quiet machine the CPU time can exceed the wall time). On a
+crowded machine a multi-threaded BLAS also burns CPU time waiting for its other thread:
+``--threads 1`` removes that, and its CPU time is then close to the wall-clock time on a quiet
+machine.
 
 The results go to benchmarks/NOTEBOOK_TIMES.md, in the section of the mode that was run (the other
 section is kept). This is a measurement, not a test: no time limit fails anything here.
@@ -26,6 +30,8 @@ import re
 import sys
 import time
 from pathlib import Path
+
+from _threads import set_threads_before_numpy_loads
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -70,10 +76,9 @@ def run_notebook(path: Path, full: bool) -> tuple[float, float | None, str | Non
             probe = nbformat.v4.new_code_cell(CPU_PROBE)
             nb.cells.append(probe)
             client.execute_cell(probe, len(nb.cells) - 1)
-            for output in probe.outputs:
-                match = re.search(r"CPU_SECONDS ([\d.]+)", output.get("text", ""))
-                if match:
-                    cpu = float(match.group(1))
+            text = "".join(output.get("text", "") for output in probe.outputs)
+            match = re.search(r"CPU_SECONDS ([\d.]+)", text)
+            cpu = float(match.group(1)) if match else None
         return wall, cpu, error
     finally:
         os.environ.clear()
@@ -103,10 +108,14 @@ def run_demo() -> tuple[float, float, str | None]:
 
 def section(mode: str, rows: list, total: float | None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"<!-- {mode} -->", f"## {mode} mode", "",
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "BLAS's default number of")
+    title = "`minicnn demo`" if mode == "demo" else f"{mode} mode"
+    lines = [f"<!-- {mode} -->", f"## {title}", "",
              f"Measured {now} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}; load average before/after each notebook (1 min).", "",
-             "| notebook | wall s | kernel CPU s | load before | load after | error |", "|---|---:|---:|---:|---:|---|"]
+             f"{threads} BLAS thread(s), Python {platform.python_version()}; load average before/after each "
+             "notebook (1 min).", "",
+             f"| {'run' if mode == 'demo' else 'notebook'} | wall s | {'' if mode == 'demo' else 'kernel '}CPU s "
+             "| load before | load after | error |", "|---|---:|---:|---:|---:|---|"]
     for name, seconds, cpu, before, after, error in rows:
         cpu_text = "" if cpu is None else f"{cpu:.1f}"
         lines.append(f"| {name} | {seconds:.1f} | {cpu_text} | {before:.2f} | {after:.2f} | {error or ''} |")
@@ -146,7 +155,9 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true", help="full mode (MINICNN_FAST unset)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {RESULTS.name}")
     parser.add_argument("--demo", action="store_true", help="time `minicnn demo` (section 'demo')")
+    parser.add_argument("--threads", type=int, help="BLAS threads of the kernels (default: BLAS's own)")
     args = parser.parse_args(argv)
+    set_threads_before_numpy_loads(["--threads", str(args.threads)] if args.threads else [])
     if args.demo:
         before = os.getloadavg()[0]
         wall, cpu, error = run_demo()

@@ -32,6 +32,11 @@ def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MINICNN_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("TQDM_DISABLE", "1")
+    # One BLAS thread: the notebooks' matrices are small, and on a crowded machine (CI runners, or
+    # several test runs at once) a second BLAS thread mostly spins, which made a notebook 3 to 5
+    # times slower (benchmarks/NOTEBOOK_TIMES.md).
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(variable, "1")
     # The kernel must import this checkout's minicnn even when it is not installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
