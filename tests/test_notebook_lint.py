@@ -35,6 +35,7 @@ FORBIDDEN = [
     (re.compile(r"\blecture notes?\b|\bthe notes\b|\bthe notes'|\bthe lecture\b|\bthe lecture's\b", re.I),
      "lecture notes the student does not have (cite the paper instead)"),
     (re.compile(r"\bnotes\s+0*\d{1,3}\b", re.I), "numbered notes the student does not have"),
+    (re.compile(r"\bsolutions/|docs/instructor\.md"), "instructor's material, not in a student release"),
 ]
 
 EXERCISE_MENTIONS = [
