@@ -70,7 +70,7 @@ def main(argv):
         options = argv[1:] or [f"--ServerApp.root_dir={ROOT}",
                                "--LabApp.default_url=/lab/tree/notebooks/01_tour.ipynb"]
         return subprocess.run([str(PYTHON), "-m", "jupyterlab", *options], cwd=ROOT).returncode
-    ensure_environment("grade" if argv[0] == "grade" else "")
+    ensure_environment("grade" if argv[0] == "grade" else "")   # the grader runs pytest, Hypothesis, torch
     env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
     return subprocess.run([str(PYTHON), "-m", "minicnn", *argv], cwd=ROOT, env=env).returncode
 
