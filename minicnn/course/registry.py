@@ -139,7 +139,9 @@ EXERCISES = [
     _ex("5.5", "batch normalisation forward, train and eval", 2,
         "mean and biased variance over (N, H, W); update the running variance with the unbiased one"),
     _ex("5.6", "batch normalisation backward", 3,
-        "dx = inv_std / m * (m g - sum g - x_hat sum(g x_hat)) with g = grad * gamma, m = N H W"),
+        "three paths lead to each x (through x_hat, mu and var): find dL/dvar and dL/dmu, use "
+        "sum(x - mu) = 0, rewrite x - mu as x_hat / inv_std; per channel dx sums to 0 and is "
+        "orthogonal to x_hat"),
     # 6. property-based testing
     _ex("6.1", "a Hypothesis strategy for valid convolution geometries", 2,
         "draw kernel, dilation, padding first; then draw H and W at least the dilated span minus 2 padding"),
