@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.functional as F
 from minicnn import nn
-from minicnn.ops.conv import conv2d_input_grad, conv2d_naive, conv2d_options
+from minicnn.ops import im2col as I2C
+from minicnn.ops.conv import conv2d_backward_naive, conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
 
 
@@ -214,6 +215,41 @@ def test_fast_conv2d_equals_naive_loops(cfg):
     fast = F.conv2d(minicnn.tensor(x), minicnn.tensor(w), None if b is None else minicnn.tensor(b),
                     **conv2d_kwargs(cfg)).numpy()
     np.testing.assert_allclose(fast, conv2d_naive(x, w, b, **conv2d_kwargs(cfg)), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
+def test_fast_conv2d_backward_equals_naive_loops(cfg):
+    """Every gradient of the fast Conv2d (im2col + matmuls, in chunks) == the loops of conv2d_backward_naive."""
+    x, w, b = conv2d_arrays(cfg)
+    inputs = [minicnn.tensor(x, requires_grad=True), minicnn.tensor(w, requires_grad=True)]
+    inputs.append(None if b is None else minicnn.tensor(b, requires_grad=True))
+    y = F.conv2d(*inputs, **conv2d_kwargs(cfg))
+    grad = np.random.default_rng(cfg["seed"]).standard_normal(y.shape)
+    y.backward(grad)
+    naive = conv2d_backward_naive(grad, x, w, **conv2d_kwargs(cfg))
+    for name, t, expected in zip(("input", "weight", "bias"), inputs, naive):
+        if t is not None:
+            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
+def test_im2col_and_col2im_equal_naive_loops(cfg):
+    """The strided-view im2col and the offset-loop col2im == one loop per entry."""
+    x, w, _ = conv2d_arrays(cfg)
+    opts = conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))
+    x_pad = I2C.pad2d(x, opts["padding"])
+    out_size = tuple(I2C.conv_output_size(n, k, s, 0, d) for n, k, s, d in
+                     zip(x_pad.shape[2:], w.shape[2:], opts["stride"], opts["dilation"]))
+    geometry = (w.shape[2:], opts["stride"], opts["dilation"], out_size)
+    cols = I2C.im2col(x_pad, *geometry)
+    np.testing.assert_array_equal(cols, I2C.im2col_naive(x_pad, *geometry))
+    upstream = np.random.default_rng(cfg["seed"]).standard_normal(cols.shape)
+    np.testing.assert_allclose(I2C.col2im(upstream, x_pad.shape, *geometry),
+                               I2C.col2im_naive(upstream, x_pad.shape, *geometry), rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=10)

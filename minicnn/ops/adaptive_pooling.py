@@ -29,7 +29,6 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
 
 # =========================================================================== the bins
-
 def adaptive_bins(in_size, out_size):
     """(start, end) of every adaptive bin: start = floor(i * in / out), end = ceil((i + 1) * in / out)."""
     i = np.arange(out_size)
@@ -39,7 +38,6 @@ def adaptive_bins(in_size, out_size):
 
 
 # =========================================================================== the definition, as loops
-
 def adaptive_avg_pool2d_naive(x, output_size):
     """Adaptive average pooling with loops over every output entry (NumPy arrays)."""
     N, C, H, W = x.shape
@@ -92,7 +90,6 @@ def adaptive_max_pool2d_naive(x, output_size):
 
 
 # =========================================================================== the Functions
-
 def adaptive_avg_matrix(in_size, out_size, dtype=np.float64):
     """P (out_size, in_size) with P[i, start_i:end_i] = 1 / (end_i - start_i): one bin's mean per row."""
     start, end = adaptive_bins(in_size, out_size)
@@ -159,7 +156,6 @@ class AdaptiveMaxPool2d(Function):
 
 
 # =========================================================================== user functions
-
 def adaptive_avg_pool2d(input, output_size):
     """Average over adaptive bins so that the output is ``output_size`` (an int, or a pair with None
     keeping that input size), as ``torch.nn.functional.adaptive_avg_pool2d``. (1, 1) is global
@@ -176,7 +172,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 # =========================================================================== argument checks
-
 def _adaptive_output_size(op, x, output_size):
     check_4d(op, x)
     if isinstance(output_size, (list, tuple)):

@@ -40,7 +40,6 @@ __all__ = ["max_pool2d", "avg_pool2d"]
 
 
 # =========================================================================== the definition, as loops
-
 def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling with explicit loops over every output entry (NumPy arrays in and out).
 
@@ -128,8 +127,7 @@ def avg_pool2d_backward_naive(grad_output, input_shape, kernel_size, stride=None
     return grad_input
 
 
-# =========================================================================== the fast kernels' tools: padding, one window offset, scatter-add
-
+# =========================================================================== the fast kernels' tools
 def _pad_for_windows(x, padding, needed, fill):
     """Pad the plane by ``padding`` on the top/left and enough on the bottom/right for ``needed`` rows
     and columns (ceil mode can ask for more than ``padding``), with the value ``fill``."""
@@ -167,7 +165,6 @@ def scatter_to_planes(grad, indices, input_shape):
 
 
 # =========================================================================== the Functions
-
 class MaxPool2d(Function):
     """y[n,c,i,j] = max over the window of (i, j);  dL/dx[n,c,argmax] += dL/dy[n,c,i,j].
 
@@ -237,7 +234,6 @@ class AvgPool2d(Function):
 
 
 # =========================================================================== user functions
-
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2-D max pooling of an (N, C, H, W) tensor, as ``torch.nn.functional.max_pool2d``.
@@ -266,7 +262,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 # =========================================================================== argument checks
-
 def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Validate the window arguments as torch does and return them with the output size."""
     check_4d(op, x)
