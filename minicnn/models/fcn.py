@@ -1,8 +1,8 @@
 """Fully convolutional networks: FCN-32s, FCN-16s and FCN-8s.
 
 Long, Shelhamer & Darrell, "Fully Convolutional Networks for Semantic
-Segmentation", CVPR 2015 (seed 003, the first network of the segmentation
-lecture).
+Segmentation", CVPR 2015 ([Long et al., 2015] in docs/bibliography.md), the first
+fully convolutional segmentation network.
 
 Three ideas turn a classification network into a segmentation network:
 

@@ -191,8 +191,9 @@ class SeparableConv2d(Module):
         pointwise:  Conv2d(C_in, C_out, 1)                                         C_in * C_out weights
 
     instead of C_in * C_out * k * k weights for a full conv; multiply-accumulates per output
-    pixel drop from C_in * C_out * k^2 to C_in * k^2 + C_in * C_out (course seed 000: 409,600 vs
-    17,984 for a 5x5 conv from 1 to 256 channels on an 8x8 output; see ``minicnn.summary``).
+    pixel drop from C_in * C_out * k^2 to C_in * k^2 + C_in * C_out (e.g. 409,600 vs 17,984
+    for a 5x5 conv from 1 to 256 channels on an 8x8 output; see ``minicnn.summary``; the count
+    is that of MobileNets, [Howard et al., 2017] in docs/bibliography.md).
     ``bias`` applies to both convolutions, as in the common PyTorch implementations of Xception
     (the depthwise bias is mathematically redundant: the pointwise conv could absorb it).
     """

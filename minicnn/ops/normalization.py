@@ -1,6 +1,6 @@
 """Batch normalisation (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep Network
-Training by Reducing Internal Covariate Shift", Algorithm 1; the "Batch Normalization" box of the
-deconvolution network in the segmentation lecture, seed 003).
+Training by Reducing Internal Covariate Shift", Algorithm 1 [Ioffe & Szegedy, 2015]; the deconvolution
+network of Noh et al., 2015 puts it after every convolution; see docs/bibliography.md).
 
 For every channel c, over the M = N * (spatial size) entries of that channel:
 

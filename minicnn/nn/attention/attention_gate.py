@@ -2,7 +2,8 @@
 
 Oktay et al., "Attention U-Net: Learning Where to Look for the Pancreas",
 MIDL 2018; Schlemper et al., "Attention gated networks: Learning to leverage
-salient regions in medical images", Medical Image Analysis 2019 (seed 001).
+salient regions in medical images", Medical Image Analysis 2019 ([Oktay et al., 2018],
+[Schlemper et al., 2019] in docs/bibliography.md).
 
 A skip feature x_l (N, F_l, H, W) is gated by a coarser *gating signal*
 g (N, F_g, H_g, W_g) that carries context from deeper layers. Each position

@@ -12,8 +12,9 @@ channel descriptor:
     a_c = sum_{j=0}^{k-1} w_j z_{c + j - (k-1)/2}   zero padding (k-1)/2 at both ends
     y   = sigmoid(a)_c * x_c
 
-The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article,
-seed 004). The paper picks k from the number of channels C:
+The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article
+"Attention in Vision" [BobMcDear, 2022], docs/bibliography.md). The paper
+[Wang et al., 2020] picks k from the number of channels C:
 
     k = psi(C) = | log2(C) / gamma + b / gamma |_odd,   gamma = 2, b = 1
 

@@ -24,7 +24,8 @@ Extent 0 means a *global* gather (one value per channel).
 * ``GEParamsPlus`` (GE-theta-plus): the GE-theta gather, then an SE-style MLP
   as xi_E: 1x1 conv C -> C/16 (bias), ReLU, 1x1 conv C/16 -> C (bias).
 
-Names and layout follow the article (seed 004), so its state_dicts load
+Names and layout follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md), so its state_dicts load
 (``gather.0.weight``, ``gather.1.running_mean``, ``gather.3.weight`` ...), with one
 correction: the article builds the strided layers as ``n_layers * [conv, bn,
 relu]``, which repeats the *same* three module objects, so all its

@@ -1,7 +1,7 @@
 """The attention module of the Residual Attention Network, and its residual unit.
 
 Wang, Jiang, Qian, Yang, Li, Zhang, Wang, Tang, "Residual Attention Network
-for Image Classification", CVPR 2017 (seed 002 lists Attention-56/92).
+for Image Classification", CVPR 2017 ([Wang et al., 2017] in docs/bibliography.md).
 
 The module has two branches on the same input:
 

@@ -15,7 +15,8 @@ each to use (attention over which branch, not over where or what):
             V = sum_m alpha_m * U_m                         (N, C, H/s, W/s)
 
 The module structure (``Branch``, ``Split``, ``Fuse``, ``Select``, ``SK``) and
-attribute names follow the article (seed 004) so its state_dicts load:
+attribute names follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md) so its state_dicts load:
 ``split.branches.0.conv.weight``, ``fuse.fc.0.weight``, ``select.fc.weight``
 (row ``m*C + c`` of the select weight belongs to branch m, channel c). The
 article's ``Split`` passes an ``out_dim`` keyword that its ``Branch`` does not
