@@ -31,13 +31,14 @@ Ms (N, 1, H, W), both before any sigmoid.
 
 Batch norm on the pooled (N, C/r, 1, 1) tensor needs N >= 2 in training mode.
 """
+from ...utils import check_positive_ints
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, check_positive, reduced_dim
+from ._common import check_input, reduced_dim
 
 __all__ = ["BAMChannelAttention", "BAMSpatialAttention", "BAM"]
 
@@ -89,7 +90,7 @@ class BAMSpatialAttention(Module):
         super().__init__()
         name = f"BAMSpatialAttention(in_dim={in_dim})"
         bottleneck_dim = reduced_dim(name, in_dim, reduction_factor)
-        check_positive(name, dilation=dilation)
+        check_positive_ints(name, dilation=dilation)
         self.in_dim, self.reduction_factor, self.dilation = in_dim, reduction_factor, dilation
         self.reduce_1 = Sequential(
             Conv2d(in_dim, bottleneck_dim, kernel_size=1),

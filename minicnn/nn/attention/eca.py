@@ -28,6 +28,7 @@ forward pass, detached, shape (N, C, 1, 1).
 """
 import math
 
+from ...utils import check_positive_ints
 from ..conv import Conv1d
 from ..layers import Sigmoid
 from ..module import Module
@@ -43,8 +44,7 @@ def eca_kernel_size(channels, gamma=2, b=1):
     >>> [eca_kernel_size(c) for c in (64, 128, 256, 512, 1024, 2048)]
     [3, 5, 5, 5, 5, 7]
     """
-    if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"eca_kernel_size: channels must be a positive integer, got {channels!r}")
+    check_positive_ints("eca_kernel_size", channels=channels)
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 == 1 else t + 1
 

@@ -39,13 +39,13 @@ at full resolution, detached, (N, C, H, W).
 import math
 
 from ... import functional as F
+from ...utils import pair
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d, AvgPool2d
-from ...utils import pair
 from ._common import check_input, reduced_dim
 
 __all__ = ["GENoParams", "GEParams", "GEParamsPlus"]
