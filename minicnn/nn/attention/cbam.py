@@ -39,7 +39,8 @@ from ..pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from ._common import check_input, reduced_dim
 from .base import AttentionModule
 
-__all__ = ["ChannelAvgPool", "ChannelMaxPool", "CBAMChannelAttention", "CBAMSpatialAttention", "CBAM"]
+# ChannelAvgPool and ChannelMaxPool are CBAM's internals: importable from this module, not in minicnn.nn
+__all__ = ["CBAMChannelAttention", "CBAMSpatialAttention", "CBAM"]
 
 
 class ChannelAvgPool(Module):
