@@ -20,7 +20,7 @@ from ..tensor import tensor
 from .gradcheck import gradcheck
 from .parity import assert_parity
 
-__all__ = ["Case", "check_gradient", "check_parity", "case_tests"]
+__all__ = ["Case", "check_gradient", "check_parity", "case_tests", "check_against_naive"]
 
 
 @dataclass
@@ -73,3 +73,22 @@ def case_tests(cases):
         check_parity(case, data, dtype)
 
     return test_gradient, test_torch_parity
+
+
+def check_against_naive(ours, naive_forward, arrays, naive_backward=None, seed=0, rtol=1e-12, atol=1e-12):
+    """A fast op against its loop version: the forward, and (with ``naive_backward``) every gradient
+    for a random upstream gradient.
+
+    ``ours(*tensors)`` is the fast op; ``naive_forward(*arrays)`` and ``naive_backward(grad, *arrays)``
+    (one gradient per array) are the loops; an array may be None (no bias): it gets no gradient.
+    """
+    tensors = [None if a is None else tensor(a, requires_grad=naive_backward is not None) for a in arrays]
+    out = ours(*tensors)
+    np.testing.assert_allclose(out.numpy(), naive_forward(*arrays), rtol=rtol, atol=atol, err_msg="forward")
+    if naive_backward is None:
+        return
+    grad = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(grad)
+    for i, (t, expected) in enumerate(zip(tensors, naive_backward(grad, *arrays))):
+        if t is not None:
+            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=rtol, atol=atol, err_msg=f"input {i}")
