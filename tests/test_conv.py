@@ -22,7 +22,7 @@ from minicnn import nn
 from minicnn.ops import im2col as I2C
 from minicnn.ops.conv import conv2d_backward_naive, conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
-from minicnn.testing.cases import check_against_naive
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 # ------------------------------------------------------------------------------ geometry strategies
@@ -81,10 +81,7 @@ PINNED = [
 ]
 
 
-def _with_examples(test, argname="cfg"):
-    for cfg in PINNED:
-        test = example(**{argname: cfg})(test)
-    return test
+_with_examples = pinned(PINNED)
 
 
 # ------------------------------------------------------------------------------ gradient checks

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn
@@ -17,7 +17,7 @@ import minicnn.functional as F
 from minicnn import nn
 from minicnn.ops.conv_transpose import conv_transpose2d_backward_naive, conv_transpose2d_naive
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
-from minicnn.testing.cases import check_against_naive
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 @st.composite
@@ -64,10 +64,7 @@ PINNED = [
 ]
 
 
-def _with_examples(test):
-    for cfg in PINNED:
-        test = example(cfg=cfg)(test)
-    return test
+_with_examples = pinned(PINNED)
 
 
 @settings(max_examples=8)

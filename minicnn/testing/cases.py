@@ -20,7 +20,7 @@ from ..tensor import tensor
 from .gradcheck import gradcheck
 from .parity import assert_parity
 
-__all__ = ["Case", "check_gradient", "check_parity", "case_tests", "check_against_naive"]
+__all__ = ["Case", "check_gradient", "check_parity", "case_tests", "check_against_naive", "pinned"]
 
 
 @dataclass
@@ -92,3 +92,15 @@ def check_against_naive(ours, naive_forward, arrays, naive_backward=None, seed=0
     for i, (t, expected) in enumerate(zip(tensors, naive_backward(grad, *arrays))):
         if t is not None:
             np.testing.assert_allclose(t.grad.numpy(), expected, rtol=rtol, atol=atol, err_msg=f"input {i}")
+
+
+def pinned(examples, argname="cfg"):
+    """A decorator adding every one of ``examples`` (the awkward cases a test must always run) as a
+    Hypothesis ``@example(argname=...)`` to a ``@given`` test; Hypothesis draws the rest."""
+    from hypothesis import example
+
+    def decorate(test):
+        for value in examples:
+            test = example(**{argname: value})(test)
+        return test
+    return decorate
