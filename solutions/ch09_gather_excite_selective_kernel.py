@@ -9,7 +9,7 @@
   of each branch to keep: an attention over *branches* (not positions).
 
 Write them with minicnn's differentiable ops; the tests compare with
-``nn.GENoParams``, with ``nn.Fuse`` and ``nn.Select`` (their batch norm
+``nn.GENoParams``, with SK's ``Fuse`` and ``Select`` (their batch norm
 replaced by the identity), and with PyTorch.
 
 Grade with ``minicnn grade 9``.

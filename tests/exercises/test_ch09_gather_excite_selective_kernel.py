@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from grading_helpers import assert_same_as, constants, graded, prepared, rng, t64
 from minicnn import nn
+from minicnn.nn.attention.selective_kernel import Fuse, Select
 from minicnn.testing import assert_parity, gradcheck
 from minicnn.testing.strategies import arrays
 
@@ -69,9 +70,9 @@ def test_sk_matches_minicnn_fuse_and_select(ch9):
     m, c, d = 2, 8, 2
     branches = rng(1).normal(size=(2, m, c, 3, 3))
     w_fc, w_sel = rng(2).normal(0, 0.8, (d, c)), rng(3).normal(0, 0.8, (m * c, d))
-    fuse = nn.Fuse(c, reduction_factor=4)
+    fuse = Fuse(c, reduction_factor=4)
     fuse.fc._modules["1"] = nn.Identity()   # the exercise leaves out the batch norm
     prepared(fuse, {"fc.0.weight": w_fc[:, :, None, None]})
-    select = prepared(nn.Select(c, n_branches=m, reduction_factor=4), {"fc.weight": w_sel[:, :, None, None]})
+    select = prepared(Select(c, n_branches=m, reduction_factor=4), {"fc.weight": w_sel[:, :, None, None]})
     assert_same_as(lambda b: ch9.sk_fuse_select(b, *constants(w_fc, w_sel)),
                    lambda b: select(b, fuse(b)), [branches])

@@ -41,9 +41,8 @@ from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input, reduced_dim
 from .base import AttentionModule
 
-# Branch and Split are SK's internals: importable from this module, not in minicnn.nn. Fuse and Select
-# stay exported while the chapter 9 exercise builds them as nn.Fuse and nn.Select.
-__all__ = ["Fuse", "Select", "SK"]
+# Branch, Split, Fuse and Select are SK's internals: importable from this module, not in minicnn.nn.
+__all__ = ["SK"]
 
 
 def _check_groups(name, in_dim, groups):
