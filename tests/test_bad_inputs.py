@@ -312,6 +312,12 @@ API = [
          ValueError, ("PAM(in_dim=16)", "16 input channels", "(1, 8, 4, 4)")),
     Case("CAM: a 3-D input", lambda: nn.CAM()(t(8, 4, 4)),
          ValueError, ("CAM", "4-D", "(8, 4, 4)")),
+    Case("BAM: a batch of 1 in training (its pooled batch norm needs 2)", lambda: nn.BAM(16)(t(1, 16, 8, 8)),
+         ValueError, ("BAM(in_dim=16", "batch of at least 2", "(1, 16, 8, 8)", ".eval()")),
+    Case("BAMChannelAttention: a batch of 1 in training", lambda: nn.BAMChannelAttention(16)(t(1, 16, 4, 4)),
+         ValueError, ("BAMChannelAttention(in_dim=16", "batch of at least 2", "(1, 16, 4, 4)")),
+    Case("SK: a batch of 1 in training", lambda: nn.SK(64)(t(1, 64, 8, 8)),
+         ValueError, ("SK(in_dim=64", "batch of at least 2", "(1, 64, 8, 8)")),
     Case("BAM: 0 channels", lambda: nn.BAM(0),
          ValueError, ("BAMChannelAttention(in_dim=0)", "0 // 16 = 0")),
     Case("SK: channels not divisible by its groups", lambda: nn.SK(16),
@@ -636,6 +642,26 @@ def test_the_command_line_exits_2_with_the_usage_line(tmp_path, capsys, monkeypa
     assert err.startswith("usage: minicnn ") and "Traceback" not in err
     missing = [w for w in words if w not in err]
     assert not missing, f"stderr lacks {missing}: {err!r}"
+
+
+# ============================================================================ what torch accepts, we accept
+def test_a_layer_without_inputs_is_built_as_in_torch(torch):
+    """``Conv2d(0, 8, 3)`` and ``Linear(0, 3)``: torch warns that initialising zero elements is a no-op and
+    builds the layer (its output is the bias); minicnn did divide by the fan-in of zero."""
+    for ours, theirs, x in ((lambda: nn.Conv2d(0, 8, 3), lambda: torch.nn.Conv2d(0, 8, 3), None),
+                            (lambda: nn.Linear(0, 3), lambda: torch.nn.Linear(0, 3), (2, 0))):
+        with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+            layer = ours()
+        with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+            reference = theirs()
+        assert tuple(layer.weight.shape) == tuple(reference.weight.shape)
+        if x is None:
+            continue
+        out = layer(minicnn.zeros(*x)).numpy()
+        expected_shape = tuple(reference(torch.zeros(*x)).shape)
+        assert out.shape == expected_shape
+        np.testing.assert_array_equal(out, np.broadcast_to(
+            layer.bias.numpy().reshape((-1,) + (1,) * (len(expected_shape) - 2)), expected_shape))
 
 
 def test_the_table_has_at_least_150_rows():

@@ -36,7 +36,7 @@ from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, check_positive, reduced_dim
+from ._common import check_batch_for_pooled_batch_norm, check_input, check_positive, reduced_dim
 
 __all__ = ["BAMChannelAttention", "BAMSpatialAttention", "BAM"]
 
@@ -64,6 +64,7 @@ class BAMChannelAttention(Module):
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
+        check_batch_for_pooled_batch_norm(self, x)
         attention = self.mlp(self.avg_pool(x))
         self.last_attention = attention.detach()
         return attention
@@ -141,6 +142,7 @@ class BAM(Module):
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
+        check_batch_for_pooled_batch_norm(self, x)
         channel_attention = self.channel_attention(x)     # Mc: (N, C, 1, 1)
         spatial_attention = self.spatial_attention(x)     # Ms: (N, 1, H, W)
         if self.combine == "sum":
