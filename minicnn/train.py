@@ -193,6 +193,9 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs (the total number of epochs) must be a positive int, "
+                             f"got {epochs!r}")
         epochs_bar = tqdm(range(self.epoch, epochs), initial=self.epoch, total=epochs, desc="fit",
                           disable=not self.progress, dynamic_ncols=True)
         for _ in epochs_bar:

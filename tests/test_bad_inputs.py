@@ -40,6 +40,13 @@ def param(*shape):
     return nn.Parameter(t(*shape))
 
 
+def _trainer():
+    import minicnn.train
+    model = nn.Linear(2, 2)
+    return minicnn.train.Trainer(model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, [],
+                                 metrics="classification", progress=False)
+
+
 @dataclass
 class Case:
     id: str
@@ -446,6 +453,13 @@ API = [
          ValueError, ("make_cells", "n_images >= 1", "got 0")),
     Case("CellsDataset: size 0", lambda: minicnn.data.CellsDataset(2, size=0),
          ValueError, ("make_cells", "size >= 8", "0")),
+    Case("DigitsDataset: limit 0", lambda: minicnn.data.DigitsDataset(limit=0),
+         ValueError, ("DigitsDataset", "limit", "0")),
+    Case("Trainer.fit: 0 epochs", lambda: _trainer().fit(0), ValueError, ("Trainer.fit", "positive int", "0")),
+    Case("Trainer.fit: 2.5 epochs", lambda: _trainer().fit(2.5), ValueError, ("Trainer.fit", "2.5")),
+    Case("Trainer: unknown metrics", lambda: minicnn.train.Trainer(nn.Linear(1, 1), optim.SGD([param(1)], lr=0.1),
+                                                                   None, [], metrics="iou"),
+         ValueError, ("Trainer", "metrics", "'iou'")),
     Case("confusion_matrix: prediction and target shapes differ",
          lambda: minicnn.metrics.confusion_matrix(np.zeros((2, 3)), np.zeros((3, 3)), 2),
          ValueError, ("confusion_matrix", "(2, 3)", "(3, 3)")),
