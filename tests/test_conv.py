@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.functional as F
 from minicnn import nn
-from minicnn.ops.conv import _conv2d_options, conv2d_input_grad, conv2d_naive
+from minicnn.ops.conv import conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
 
 
@@ -225,7 +225,7 @@ def test_both_input_gradient_algorithms_agree(cfg):
     x, w, _ = conv2d_arrays(cfg)
     y = F.conv2d(minicnn.tensor(x), minicnn.tensor(w), **conv2d_kwargs(cfg))
     grad = np.random.default_rng(0).standard_normal(y.shape)
-    opts = _conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))  # padding as 4 numbers
+    opts = conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))  # padding as 4 numbers
     full = conv2d_input_grad(grad, w, x.shape[2:], method="full", **opts)
     col2im = conv2d_input_grad(grad, w, x.shape[2:], method="col2im", **opts)
     np.testing.assert_allclose(full, col2im, rtol=1e-12, atol=1e-12)
@@ -420,7 +420,7 @@ def test_coordconv_rejects_3d_input():
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=(2, 1), dilation=2, groups=2)])
 def test_chunked_columns_give_the_same_result_as_one_chunk(monkeypatch, backend, kwargs):
     """With a tiny chunk budget every image is its own chunk: forward and gradients still match torch."""
-    monkeypatch.setattr("minicnn.ops.conv.CHUNK_BYTES", 1)
+    monkeypatch.setattr("minicnn.ops.conv_performance.CHUNK_BYTES", 1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 4, 7, 6))
     w = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3))

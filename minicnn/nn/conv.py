@@ -19,7 +19,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..backend import get_array_module
-from ..ops.conv import _tuple
+from ..utils import conv_transpose_output_size, ntuple
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -49,9 +49,9 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _tuple(kernel_size, dims, "kernel_size", name)
-        self.stride = _tuple(stride, dims, "stride", name)
-        self.dilation = _tuple(dilation, dims, "dilation", name)
+        self.kernel_size = ntuple(kernel_size, dims, "kernel_size", name)
+        self.stride = ntuple(stride, dims, "stride", name)
+        self.dilation = ntuple(dilation, dims, "dilation", name)
         if any(v <= 0 for v in self.kernel_size + self.stride + self.dilation):
             raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got "
                              f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}")
@@ -63,8 +63,8 @@ class _ConvNd(Module):
                                  f"(stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, dims, "padding", name)
-        self.output_padding = _tuple(output_padding, dims, "output_padding", name)
+            self.padding = ntuple(padding, dims, "padding", name)
+        self.output_padding = ntuple(output_padding, dims, "output_padding", name)
         self.groups, self.padding_mode, self.transposed = groups, padding_mode, transposed
         if transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -169,8 +169,8 @@ class ConvTranspose2d(_ConvNd):
         output_size = tuple(output_size)[-2:]
         pads = []
         for d in range(2):
-            smallest = ((input.shape[d + 2] - 1) * self.stride[d] - 2 * self.padding[d]
-                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            smallest = conv_transpose_output_size(input.shape[d + 2], self.kernel_size[d], self.stride[d],
+                                                  self.padding[d], self.dilation[d])
             largest = smallest + self.stride[d] - 1
             if not smallest <= output_size[d] <= largest:
                 raise ValueError(f"ConvTranspose2d: requested an output size of {output_size}, but valid "

@@ -22,18 +22,9 @@ twice, so a plain ``+=`` on the slice is exact on NumPy and CuPy alike.
 Every function works on raw arrays of any backend (``xp`` of the input).
 """
 from ..backend import as_strided, get_array_module
+from ..utils import conv_output_size  # noqa: F401  (re-exported: the size of the column matrix)
 
 __all__ = []  # helpers for conv.py and conv_transpose.py, not user functions
-
-
-def conv_output_size(size, kernel_size, stride, padding_total, dilation):
-    """Output length of a convolution along one axis (torch's formula).
-
-        out = floor((size + padding_total - dilation * (kernel_size - 1) - 1) / stride) + 1
-
-    ``dilation * (kernel_size - 1) + 1`` is the *span* of the dilated kernel.
-    """
-    return (size + padding_total - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
 def pad2d(x, padding):

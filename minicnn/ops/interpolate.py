@@ -34,7 +34,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from .pooling import adaptive_avg_pool2d
+from .adaptive_pooling import adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 

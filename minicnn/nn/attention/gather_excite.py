@@ -44,6 +44,7 @@ from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d, AvgPool2d
+from ...utils import pair
 from ._common import check_input, reduced_dim
 
 __all__ = ["GENoParams", "GEParams", "GEParamsPlus"]
@@ -56,10 +57,6 @@ def _check_extent(name, extent, power_of_two):
     if not ok:
         expected = "0 (global) or a power of two >= 2" if power_of_two else "0 (global) or a positive integer"
         raise ValueError(f"{name}: extent must be {expected}, got {extent!r}")
-
-
-def _pair(size):
-    return (size, size) if isinstance(size, int) else tuple(size)
 
 
 class _GatherExcite(Module):
@@ -147,7 +144,7 @@ class GEParams(_GatherExcite):
         name = f"{type(self).__name__}(in_dim={in_dim}, extent={extent})"
         _check_extent(name, extent, power_of_two=True)
         self.in_dim, self.extent = in_dim, extent
-        self.spatial_dim = None if spatial_dim is None else _pair(spatial_dim)
+        self.spatial_dim = None if spatial_dim is None else pair(spatial_dim, "spatial_dim", type(self).__name__)
         self.gather = _parametric_gather(name, in_dim, extent, self.spatial_dim)
         self.sigmoid = Sigmoid()
         self.last_attention = None
