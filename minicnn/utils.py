@@ -16,15 +16,25 @@ nothing from minicnn, so any module may use it without an import cycle.
   output length of a sliding window along one axis (Dumoulin & Visin, "A
   guide to convolution arithmetic for deep learning", 2016), the one formula
   of convolution and pooling alike;
-* :func:`check_4d`: a batch of images (N, C, H, W).
+* :func:`check_4d`: a batch of images (N, C, H, W);
+* :func:`normalize_dim`: one ``dim`` (negatives count from the end),
+  range-checked as torch does, never wrapped modulo ``ndim``;
+* :func:`broadcast_shape`: the shape two operands broadcast to, or an error
+  naming the op and both shapes;
+* :func:`check_floating`, :func:`check_same_dtype`, :func:`check_not_bool`
+  and :func:`promoted_float_dtype`: torch's dtype rules (which ops need
+  floats, which refuse mixed precisions, which turn integers into float32).
 
 Every error message starts with the name of the op or layer, then says what
 was expected and what was received.
 """
 import operator
 
+import numpy as np
+
 __all__ = ["unwrap", "shape_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
-           "conv_transpose_output_size", "check_4d"]
+           "conv_transpose_output_size", "check_4d", "normalize_dim", "broadcast_shape", "check_floating",
+           "check_same_dtype", "check_not_bool", "promoted_float_dtype"]
 
 
 # ============================================================================ tensors and arrays
@@ -140,3 +150,69 @@ def check_4d(op, x):
         hint = " (for a single (C, H, W) image add the batch axis: x.unsqueeze(0))" if x.ndim == 3 else ""
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got a {x.ndim}-D input of shape "
                          f"{tuple(x.shape)}{hint}")
+
+
+# ============================================================================ dims
+def normalize_dim(dim, ndim, op, *, inserting=False):
+    """``dim`` (an int; -1 is the last axis) as an axis in ``[0, ndim)``, as torch's ``maybe_wrap_dim``.
+
+    ``inserting=True`` for ops that add an axis (``unsqueeze``, ``stack``): the
+    valid range is then ``[-(ndim + 1), ndim]``. A 0-d tensor accepts 0 and -1.
+    Anything else is an IndexError in torch's words, never wrapped modulo ndim
+    (``unsqueeze(x, 3)`` of a 2-D ``x`` is a mistake, not ``unsqueeze(x, 0)``).
+    """
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r} of type {type(dim).__name__}")
+    dim = operator.index(dim)
+    size = max(ndim + (1 if inserting else 0), 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-size}, {size - 1}], "
+                         f"but got {dim})")
+    return dim % size
+
+
+# ============================================================================ broadcasting and dtypes
+def broadcast_shape(op, *shapes):
+    """The shape that ``shapes`` broadcast to (NumPy's and torch's rule), or a ValueError naming
+    the op, both shapes and the first dimension where they disagree."""
+    result = []
+    for position in range(1, max(len(s) for s in shapes) + 1):
+        sizes = {s[-position] for s in shapes if len(s) >= position} - {1}
+        if len(sizes) > 1:
+            dim = max(len(s) for s in shapes) - position
+            described = " and ".join(str(tuple(s)) for s in shapes)
+            raise ValueError(f"{op}: shapes {described} cannot be broadcast together: sizes "
+                             f"{' and '.join(str(n) for n in sorted(sizes))} differ at dimension {dim} "
+                             "(sizes must match or be 1)")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(reversed(result))
+
+
+def check_floating(op, x, name="input"):
+    """Ops that only make sense on real numbers (softmax, batch norm, averages...) refuse integer and bool
+    tensors, as torch does ("not implemented for 'Long'"), with the way out."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point {name}, got dtype {x.dtype} (shape "
+                        f"{tuple(x.shape)}); convert it with .float()")
+
+
+def check_same_dtype(op, a, b, names=("input", "weight")):
+    """conv, matmul and linear do not mix dtypes (torch: "expected scalar type Float but found Double"):
+    a float32 input with a float64 weight would silently compute in float64."""
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: expected {names[0]} and {names[1]} to have the same dtype, got {a.dtype} "
+                        f"(shape {tuple(a.shape)}) and {b.dtype} (shape {tuple(b.shape)}); convert one "
+                        "with .float() or .double()")
+
+
+def check_not_bool(op, x, name="input"):
+    """Arithmetic that torch refuses on bool tensors (negation, subtraction, relu, products)."""
+    if x.dtype.kind == "b":
+        raise TypeError(f"{op}: {name} of dtype bool is not supported (shape {tuple(x.shape)}); convert it "
+                        "with .float(), or use logical operations (~, &, |, ^) on bool tensors")
+
+
+def promoted_float_dtype(x):
+    """The dtype of ``exp(x)``, ``sigmoid(x)``...: floats keep theirs; integers and bools become float32,
+    torch's default dtype (NumPy would pick float64, or float16 for uint8)."""
+    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
