@@ -22,7 +22,7 @@ nothing from minicnn, so any module may use it without an import cycle.
 * :func:`broadcast_shape`: the shape two operands broadcast to, or an error
   naming the op and both shapes;
 * :func:`check_floating`, :func:`check_same_dtype`, :func:`check_not_bool`
-  and :func:`promoted_float_dtype`: torch's dtype rules (which ops need
+  and :func:`promote_to_float`: torch's dtype rules (which ops need
   floats, which refuse mixed precisions, which turn integers into float32).
 
 Every error message starts with the name of the op or layer, then says what
@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["unwrap", "shape_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
            "conv_transpose_output_size", "check_4d", "normalize_dim", "broadcast_shape", "check_floating",
-           "check_same_dtype", "check_not_bool", "promoted_float_dtype"]
+           "check_same_dtype", "check_not_bool", "promote_to_float"]
 
 
 # ============================================================================ tensors and arrays
@@ -212,7 +212,9 @@ def check_not_bool(op, x, name="input"):
                         "with .float(), or use logical operations (~, &, |, ^) on bool tensors")
 
 
-def promoted_float_dtype(x):
-    """The dtype of ``exp(x)``, ``sigmoid(x)``...: floats keep theirs; integers and bools become float32,
-    torch's default dtype (NumPy would pick float64, or float16 for uint8)."""
-    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+def promote_to_float(x):
+    """The input of ``exp``, ``sigmoid``...: floats unchanged; integer and bool tensors (or arrays) cast to
+    float32, torch's default dtype (NumPy would compute in float64, or float16 for uint8)."""
+    if x.dtype.kind == "f":
+        return x
+    return x.type(np.float32) if getattr(x, "_is_minicnn_tensor", False) else x.astype(np.float32)

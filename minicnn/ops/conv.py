@@ -38,7 +38,7 @@ Because the input gradient is a transposed convolution,
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import conv_output_size, padding_pairs, positive_ntuple, unwrap
+from ..utils import check_not_bool, check_same_dtype, conv_output_size, padding_pairs, positive_ntuple, unwrap
 from .conv_kernels import channels_first
 from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
 from .im2col import pad2d
@@ -178,6 +178,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     opts = conv2d_options("conv2d", input.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, dilation, groups)
+    check_conv_dtypes("conv2d", input, weight, bias)
     return Conv2d.apply(input, weight, bias, **opts)
 
 
@@ -192,6 +193,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     op = "conv1d"
     check_conv_shapes(op, input.shape, weight.shape, None if bias is None else bias.shape, groups, dims=1)
+    check_conv_dtypes(op, input, weight, bias)
     kernel_size = tuple(weight.shape[2:])
     stride = positive_ntuple(stride, 1, "stride", op)
     dilation = positive_ntuple(dilation, 1, "dilation", op)
@@ -252,6 +254,14 @@ def check_kernel_fits(op, input_shape, pairs, kernel_size, dilation):
         raise ValueError(f"{op}: the kernel {tuple(kernel_size)} with dilation {tuple(dilation)} spans "
                          f"{spans} but the padded input is only {padded} (input shape {tuple(input_shape)}, "
                          f"padding {pairs}); expected a padded input at least as large as the kernel")
+
+
+def check_conv_dtypes(op, input, weight, bias):
+    """One dtype for input, weight and bias (torch: "expected scalar type Float but found Double"); no bool."""
+    check_not_bool(op, input)
+    check_same_dtype(op, input, weight)
+    if bias is not None:
+        check_same_dtype(op, input, bias, names=("input", "bias"))
 
 
 def conv2d_options(op, input_shape, weight_shape, bias_shape, stride, padding, dilation, groups):

@@ -35,7 +35,7 @@ footprint, exactly the picture above.
 from ..autograd import Function
 from ..backend import get_array_module
 from ..utils import conv_transpose_output_size, ntuple, positive_ntuple, unwrap
-from .conv import check_conv_shapes
+from .conv import check_conv_dtypes, check_conv_shapes
 from .conv_kernels import channels_first, conv2d_forward_kernel, conv2d_grad_weight_kernel
 from .conv_performance import conv2d_input_grad
 from .im2col import pad2d
@@ -128,6 +128,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     opts = conv_transpose2d_options("conv_transpose2d", input.shape, weight.shape,
                                      None if bias is None else bias.shape, stride, padding, output_padding,
                                      groups, dilation)
+    check_conv_dtypes("conv_transpose2d", input, weight, bias)
     return ConvTranspose2d.apply(input, weight, bias, **opts)
 
 

@@ -5,6 +5,7 @@ upstream gradient by the derivative f'(x) entry by entry (chain rule).
 """
 from ..autograd import Function, unbroadcast
 from ..backend import get_array_module
+from ..utils import promote_to_float
 from .arithmetic import as_operand
 
 
@@ -116,15 +117,15 @@ class Where(Function):
 
 
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(promote_to_float(x))   # integers and bools: float32, as torch
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(promote_to_float(x))
 
 
 def sqrt(x):
-    return Sqrt.apply(x)
+    return Sqrt.apply(promote_to_float(x))
 
 
 def abs(x):

@@ -27,6 +27,7 @@ re-exports the others):
 import warnings
 
 from ..tensor import Tensor
+from ..utils import check_floating
 from .binary_cross_entropy import binary_cross_entropy_with_logits
 from .cross_entropy import cross_entropy, nll_loss
 from .dice import dice_loss
@@ -42,6 +43,7 @@ def mse_loss(input, target, *, reduction="mean"):
     """
     op = "mse_loss"
     check_reduction(op, reduction)
+    check_floating(op, input)
     if not isinstance(target, Tensor):
         target = Tensor._from_op(as_constant(op, "target", target, input))
     if target.shape != input.shape:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module, scatter_add
-from ..utils import check_4d, conv_output_size, pair
+from ..utils import check_4d, check_floating, conv_output_size, pair
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
@@ -261,6 +261,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     op = "avg_pool2d"
     kernel, stride, padding, _, out = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    check_floating(op, input)     # torch truncates int64 averages and refuses other integer dtypes
     divisor = _avg_pool_divisor(op, input, kernel, stride, padding, out, count_include_pad, divisor_override)
     return AvgPool2d.apply(input, kernel=kernel, stride=stride, padding=padding, out=out, divisor=divisor)
 
