@@ -32,7 +32,7 @@ import operator
 
 import numpy as np
 
-__all__ = ["unwrap", "shape_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
+__all__ = ["unwrap", "shape_args", "size_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
            "conv_transpose_output_size", "check_4d", "normalize_dim", "broadcast_shape", "check_floating",
            "check_same_dtype", "check_not_bool", "promote_to_float"]
 
@@ -51,6 +51,18 @@ def unwrap(a):
 def shape_args(shape):
     """The ``*shape`` of ``reshape(2, 3)`` or ``reshape((2, 3))`` as one tuple (torch accepts both)."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def size_args(op, shape):
+    """The size of a new tensor (``zeros(2, 3)``, ``zeros((2, 3))``), checked: non-negative ints."""
+    shape = shape_args(shape)
+    for n in shape:
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"{op}: size must be a tuple of ints, got {shape!r} (an entry of type "
+                            f"{type(n).__name__})")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: Trying to create tensor with negative dimension: {list(shape)}")
+    return tuple(operator.index(n) for n in shape)
 
 
 # ============================================================================ ints and tuples of ints
