@@ -12,6 +12,7 @@ from .random import manual_seed
 from .tensor import Tensor, tensor
 from .ops import *  # noqa: F401,F403  (torch-style tensor functions: minicnn.exp, minicnn.cat, ...)
 from . import tensor_methods  # noqa: F401  (attaches x + y, x.exp(), ... to Tensor; see its docstring)
+from . import inplace  # noqa: F401  (attaches add_, mul_, x[i] = v, ... and their version counters)
 from . import functional, init, nn, optim
 from . import models, metrics, data, testing
 from .serialization import load, save

@@ -34,6 +34,17 @@ Leaf tensors *accumulate* their gradient in ``.grad`` as in torch, so call
 saved; a second backward through the same graph raises unless the first was
 called with ``retain_graph=True``.
 
+**Version counters** (as torch's). Each block of memory has a counter that
+every in-place change through the public API increments (``add_``,
+``x[i] = v``, an optimiser's ``p.data -= ...``: see :mod:`minicnn.inplace`).
+When ``apply`` records a node, it notes the counters of the inputs (and of the
+output) whose memory the node *saved* for its backward; ``run_backward``
+compares them before calling the node's backward. So ``loss = (w * w).sum();
+optimizer.step(); loss.backward()`` raises instead of returning a gradient
+computed from the new weights, while changes that backward does not need (the
+input of an addition) stay allowed. Writing into the raw array
+(``t.data[...] = v``) is not seen, exactly as torch's ``.data``.
+
 Rule for every ``backward``: never write into ``grad_output``. It may be a
 read-only broadcast view (the backward of ``sum``) or be shared with another
 node (the backward of ``add`` hands the same array to both inputs).
@@ -41,6 +52,7 @@ node (the backward of ``add`` hands the same array to both inputs).
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -144,7 +156,7 @@ class Function:
     """
 
     _FREED = "_freed"
-    _GRAPH = ("needs_input_grad", "next_functions", "input_meta", "_retained_output")
+    _GRAPH = ("needs_input_grad", "next_functions", "input_meta", "_retained_output", "_saved_versions")
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -176,6 +188,8 @@ class Function:
             fn.input_meta = tuple((a.shape, a.dtype) if needs else None
                                   for a, needs in zip(args, fn.needs_input_grad))
         out = Tensor._from_op(outputs, grad_fn=fn if requires_grad else None)
+        if requires_grad:
+            record_saved_versions(fn, args, out)
         if extras:
             return (out, *(Tensor._from_op(e) for e in extras))
         return out
@@ -206,6 +220,73 @@ def _check_same_backend(op_name, tensors):
         raise backend.BackendError(
             f"{op_name}: tensors on different devices cannot be mixed ({described}); "
             "move them with .to('cpu') or .to('gpu') first")
+
+
+# --------------------------------------------------------------------------- version counters
+class VersionCounter:
+    """How many in-place changes a block of memory has seen through the public API (torch's ``_version``)."""
+
+    __slots__ = ("value", "__weakref__")
+
+    def __init__(self):
+        self.value = 0
+
+
+_counters = {}   # id(memory root) -> (weak reference to the root, its counter), shared by all its views
+
+
+def memory_root(array):
+    """The object that owns ``array``'s memory: views, reshapes and detached tensors share it."""
+    array = getattr(array, "_a", array)   # the strict stand-in wraps a NumPy array
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
+
+
+def version_counter(array):
+    """The counter of ``array``'s memory (created at 0 on first use, forgotten with the memory)."""
+    root = memory_root(array)
+    key = id(root)
+    entry = _counters.get(key)
+    if entry is not None and entry[0]() is root:
+        return entry[1]
+    counter = VersionCounter()
+    try:
+        ref = weakref.ref(root, lambda _, key=key: _counters.pop(key, None))
+    except TypeError:          # memory owned by an object without weak references (a bytes buffer)
+        ref = (lambda root=root: root)
+    _counters[key] = (ref, counter)
+    return counter
+
+
+def _saved_arrays(fn):
+    for value in vars(fn).values():
+        for item in (value if isinstance(value, (tuple, list)) else (value,)):
+            if hasattr(item, "shape") and hasattr(item, "dtype"):
+                yield item
+
+
+def record_saved_versions(fn, args, out):
+    """Note the version of every input (and the output) whose memory ``fn`` kept for its backward."""
+    from .tensor import Tensor
+    saved = {id(memory_root(a)) for a in _saved_arrays(fn)}
+    if not saved:
+        return
+    candidates = [(t, f"input {i} of {fn.name}") for i, t in enumerate(args) if isinstance(t, Tensor)]
+    candidates.append((out, f"output 0 of {fn.name}"))
+    fn._saved_versions = tuple((version_counter(t.data), version_counter(t.data).value, label, t.shape, t.dtype)
+                               for t, label in candidates if id(memory_root(t.data)) in saved)
+
+
+def check_saved_versions(fn):
+    """Raise if memory that ``fn`` saved was changed in place since its forward (torch's message)."""
+    for counter, version, label, shape, dtype in getattr(fn, "_saved_versions", ()):
+        if counter.value != version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{dtype} tensor of shape {shape}], which is {label}, is at version "
+                f"{counter.value}; expected version {version} instead. Change it after backward (an "
+                "optimizer step after loss.backward()), or clone() it before changing it.")
 
 
 # --------------------------------------------------------------------------- the backward pass
@@ -249,6 +330,7 @@ def run_backward(root, grad, retain_graph=False):
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} has already freed "
                 "what it saved). Call .backward(retain_graph=True) the first time if you need to.")
+        check_saved_versions(fn)
         retained = getattr(fn, "_retained_output", None)
         if retained is not None and retained() is not None:
             retained()._accumulate_grad(g)  # tensor.retain_grad() on a non-leaf

@@ -108,6 +108,25 @@ class Tensor:
         out._requires_grad = grad_fn is not None
         return out
 
+    # ------------------------------------------------------------------ the data and its version
+    @property
+    def data(self):
+        """The raw array (NumPy, CuPy or strict). Writing into it directly (``t.data[...] = v``) is not
+        tracked by autograd, as torch's ``.data``; assigning it in place (``p.data -= lr * g``, what
+        the optimisers do) counts as an in-place change (see :attr:`_version`)."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if value is getattr(self, "_data", None):     # ``t.data -= x``: the array was changed in place
+            autograd.version_counter(value).value += 1
+        self._data = value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (torch's ``_version``)."""
+        return autograd.version_counter(self._data).value
+
     # ------------------------------------------------------------------ autograd
     @property
     def requires_grad(self) -> bool:

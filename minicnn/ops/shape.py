@@ -90,7 +90,7 @@ def _is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
-def _raw_index(index, xp, backend_name):
+def raw_index(index, xp, backend_name):
     """An index as raw pieces on the indexed tensor's backend.
 
     Tensors become raw arrays; lists and arrays of another backend (a NumPy
@@ -98,7 +98,7 @@ def _raw_index(index, xp, backend_name):
     ``scatter_add`` sees only arrays of one backend, as CuPy requires.
     """
     if isinstance(index, tuple):
-        return tuple(_raw_index(i, xp, backend_name) for i in index)
+        return tuple(raw_index(i, xp, backend_name) for i in index)
     if isinstance(index, Tensor):
         index = index.data
     if hasattr(index, "dtype") and index.dtype.kind not in "iub":
@@ -258,4 +258,4 @@ def stack(tensors, dim=0):
 
 def getitem(x, index):
     """``x[index]`` with torch/NumPy indexing; repeated integer indices accumulate their gradients."""
-    return GetItem.apply(x, index=_raw_index(index, x.xp, x.backend))
+    return GetItem.apply(x, index=raw_index(index, x.xp, x.backend))
