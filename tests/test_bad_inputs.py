@@ -892,3 +892,53 @@ def test_a_layer_without_inputs_is_built_as_in_torch(torch):
 
 def test_the_table_has_at_least_150_rows():
     assert len(API) + len(FILES) + len(CLI) >= 150
+
+
+# ============================================================================ results that were silently wrong
+def test_max_pool2d_sends_the_gradient_of_a_window_holding_nan_to_the_nan_as_torch(torch, backend):
+    from minicnn.ops.pooling import max_pool2d_naive
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan                          # some windows hold one NaN, some several
+    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=2, dilation=2)):
+        ours = minicnn.tensor(x, requires_grad=True)
+        y, indices = F.max_pool2d(ours, return_indices=True, **kwargs)
+        upstream = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(minicnn.tensor(upstream))
+        theirs = torch.tensor(x, requires_grad=True)
+        ty, tindices = torch.nn.functional.max_pool2d(theirs, return_indices=True, **kwargs)
+        ty.backward(torch.tensor(upstream))
+        np.testing.assert_array_equal(indices.numpy(), tindices.numpy())
+        np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())        # NaN where torch has NaN
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+        np.testing.assert_array_equal(max_pool2d_naive(x, **kwargs)[1], tindices.numpy())
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_an_empty_batch_gives_zero_weight_and_bias_gradients_as_torch(op, torch, backend):
+    weight_shape = (4, 3, 3, 3) if op == "conv2d" else (3, 4, 3, 3)
+    x = minicnn.tensor(np.zeros((0, 3, 5, 5), np.float32), requires_grad=True)
+    w = minicnn.tensor(np.ones(weight_shape, np.float32), requires_grad=True)
+    b = minicnn.tensor(np.ones(4, np.float32), requires_grad=True)
+    out = getattr(F, op)(x, w, b)
+    out.sum().backward()
+    tx, tw, tb = (torch.tensor(a.numpy(), requires_grad=True) for a in (x, w, b))
+    tout = getattr(torch.nn.functional, op)(tx, tw, tb)
+    tout.sum().backward()
+    assert out.shape == tuple(tout.shape)
+    for ours, theirs in ((x, tx), (w, tw), (b, tb)):
+        assert ours.grad is not None, "an empty batch left a gradient None (torch: zeros)"
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+def test_a_convolution_without_input_channels_gives_its_bias():
+    """``Conv2d(0, 8, 3)``: the sum over no channel is 0, so the output is the bias (torch returns an
+    empty (N, 0, H, W) tensor here; we keep the arithmetic), and the weight gradient is empty."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        layer = nn.Conv2d(0, 8, 3)
+    out = layer(minicnn.zeros(2, 0, 5, 5))
+    np.testing.assert_array_equal(out.numpy(), np.broadcast_to(layer.bias.numpy()[None, :, None, None],
+                                                               (2, 8, 3, 3)))
+    out.sum().backward()
+    assert layer.weight.grad.shape == (8, 0, 3, 3)
+    np.testing.assert_array_equal(layer.bias.grad.numpy(), np.full(8, 18.0))

@@ -107,7 +107,7 @@ class ConvTranspose2d(Function):
             if need_w:
                 grad_w = conv2d_grad_weight_kernel(self.x_mat, grad_cols, self.weight.shape)
         if need_b:
-            grad_b = grad.reshape(grad.shape[0], grad.shape[1], -1).sum(axis=2).sum(axis=0)
+            grad_b = grad.sum(axis=(0, 2, 3))
         return (grad_x if need_x else None), grad_w, grad_b
 
 

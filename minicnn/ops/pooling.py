@@ -59,7 +59,8 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
                     for a in range(kH):
                         for b in range(kW):
                             h, w = i * sH - pH + a * dH, j * sW - pW + b * dW
-                            if 0 <= h < H and 0 <= w < W and x[n, c, h, w] > best:
+                            # NaN counts as the largest value, and a later NaN wins (torch's rule)
+                            if 0 <= h < H and 0 <= w < W and (x[n, c, h, w] > best or np.isnan(x[n, c, h, w])):
                                 best, best_index = x[n, c, h, w], h * W + w
                     y[n, c, i, j], indices[n, c, i, j] = best, best_index
     return y, indices
@@ -175,6 +176,10 @@ class MaxPool2d(Function):
     Fast kernel: a running maximum over the kH*kW offsets. ``better`` marks the
     positions where offset k is strictly above everything seen so far, so the
     *last* offset that was better is the first maximum: arg = max(arg, k * better).
+    NaN: as in torch, a NaN is the maximum (the output is NaN) and the gradient
+    goes to the window's last NaN; ``better`` is therefore also true where the
+    offset holds a NaN (``window > best`` alone is false for NaN, which sent the
+    gradient to the window's first element).
     """
 
     def forward(self, x, kernel, stride, padding, dilation, out):
@@ -192,7 +197,8 @@ class MaxPool2d(Function):
         for k in range(1, kH * kW):
             window = _window(x_pad, k // kW, k % kW, stride, dilation, out)
             xp.greater(window, best, out=better)
-            xp.maximum(best, window, out=best)
+            xp.logical_or(better, xp.isnan(window), out=better)
+            xp.maximum(best, window, out=best)          # maximum propagates NaN
             xp.multiply(better, k, out=scratch)
             xp.maximum(arg, scratch, out=arg)
 
