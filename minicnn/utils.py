@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["unwrap", "shape_args", "size_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
            "conv_transpose_output_size", "check_4d", "normalize_dim", "broadcast_shape", "check_floating",
-           "check_same_dtype", "check_not_bool", "promote_to_float"]
+           "check_same_dtype", "check_not_bool", "promote_to_float", "check_count", "check_tensor"]
 
 
 # ============================================================================ tensors and arrays
@@ -156,8 +156,24 @@ def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, dilation=
 
 
 # ============================================================================ shapes
+def check_count(op, name, value):
+    """A number of features or channels: an int >= 0 (torch builds 0-sized layers, never negative ones)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{op}: {name} must be non-negative, got {name}={value}")
+    return operator.index(value)
+
+
+def check_tensor(op, x, name="input"):
+    """A Tensor or array where one is needed (torch: "argument 'input' must be Tensor, not str")."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")):
+        raise TypeError(f"{op}: argument {name!r} must be a Tensor, not {type(x).__name__}")
+
+
 def check_4d(op, x):
     """Spatial ops work on batches of images, (N, C, H, W): raise a clear error otherwise."""
+    check_tensor(op, x)
     if x.ndim != 4:
         hint = " (for a single (C, H, W) image add the batch axis: x.unsqueeze(0))" if x.ndim == 3 else ""
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got a {x.ndim}-D input of shape "

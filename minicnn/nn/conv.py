@@ -19,7 +19,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..backend import get_array_module
-from ..utils import conv_transpose_output_size, ntuple
+from ..utils import check_count, conv_transpose_output_size, ntuple
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -40,6 +40,8 @@ class _ConvNd(Module):
                  padding_mode, transposed, output_padding, dims):
         super().__init__()
         name = type(self).__name__
+        in_channels = check_count(name, "in_channels", in_channels)
+        out_channels = check_count(name, "out_channels", out_channels)
         if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
         if in_channels % groups:

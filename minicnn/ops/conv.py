@@ -38,7 +38,8 @@ Because the input gradient is a transposed convolution,
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import check_not_bool, check_same_dtype, conv_output_size, padding_pairs, positive_ntuple, unwrap
+from ..utils import (check_not_bool, check_same_dtype, check_tensor, conv_output_size, padding_pairs,
+                     positive_ntuple, unwrap)
 from .conv_kernels import channels_first
 from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
 from .im2col import pad2d
@@ -176,9 +177,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             (``groups = C_in``: depthwise).
     Returns: (N, C_out, H_out, W_out).
     """
+    check_conv_dtypes("conv2d", input, weight, bias)
     opts = conv2d_options("conv2d", input.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, dilation, groups)
-    check_conv_dtypes("conv2d", input, weight, bias)
     return Conv2d.apply(input, weight, bias, **opts)
 
 
@@ -192,8 +193,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out[n, f, i] = b[f] + sum_{c, u} W[f, c, u] * x_pad[n, g*C_g + c, i*s + u*d]
     """
     op = "conv1d"
-    check_conv_shapes(op, input.shape, weight.shape, None if bias is None else bias.shape, groups, dims=1)
     check_conv_dtypes(op, input, weight, bias)
+    check_conv_shapes(op, input.shape, weight.shape, None if bias is None else bias.shape, groups, dims=1)
     kernel_size = tuple(weight.shape[2:])
     stride = positive_ntuple(stride, 1, "stride", op)
     dilation = positive_ntuple(dilation, 1, "dilation", op)
@@ -258,6 +259,8 @@ def check_kernel_fits(op, input_shape, pairs, kernel_size, dilation):
 
 def check_conv_dtypes(op, input, weight, bias):
     """One dtype for input, weight and bias (torch: "expected scalar type Float but found Double"); no bool."""
+    check_tensor(op, input)
+    check_tensor(op, weight, "weight")
     check_not_bool(op, input)
     check_same_dtype(op, input, weight)
     if bias is not None:

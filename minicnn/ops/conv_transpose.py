@@ -125,10 +125,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         groups: independent groups of channels.
     Returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1.
     """
+    check_conv_dtypes("conv_transpose2d", input, weight, bias)
     opts = conv_transpose2d_options("conv_transpose2d", input.shape, weight.shape,
                                      None if bias is None else bias.shape, stride, padding, output_padding,
                                      groups, dilation)
-    check_conv_dtypes("conv_transpose2d", input, weight, bias)
     return ConvTranspose2d.apply(input, weight, bias, **opts)
 
 

@@ -1,5 +1,5 @@
 """The affine map of a fully connected layer."""
-from ..utils import check_not_bool, check_same_dtype
+from ..utils import check_not_bool, check_same_dtype, check_tensor
 from .matmul import matmul
 
 __all__ = ["linear"]
@@ -11,6 +11,8 @@ def linear(input, weight, bias=None):
     Composed from matmul and add, so autograd derives its backward:
     dL/dx = dL/dy W,  dL/dW = (dL/dy)^T x,  dL/db = sum over the batch of dL/dy.
     """
+    check_tensor("linear", input)
+    check_tensor("linear", weight, "weight")
     if weight.ndim != 2:
         raise ValueError(f"linear: expected a 2-D weight (out_features, in_features), got shape "
                          f"{tuple(weight.shape)}")
