@@ -245,14 +245,12 @@ def _remove_stale_temporaries(directory, name):
 
 
 def _process_exists(pid):
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)      # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True          # it exists (another user's), or we cannot tell: keep its file
+    except OSError:
+        pass                 # it exists (another user's), or we cannot tell: keep its file
     return True
 
 
@@ -260,14 +258,12 @@ def _fsync_directory(directory):
     """Make the rename itself durable (POSIX); harmless to skip where directories can't be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- load
