@@ -1,7 +1,8 @@
 """A small, exact fully connected CRF with mean-field inference (the post-processing of DeepLab v1/v2).
 
 Krähenbühl & Koltun, "Efficient Inference in Fully Connected CRFs with
-Gaussian Edge Potentials", NIPS 2011; Chen et al., DeepLab (seed 003).
+Gaussian Edge Potentials", NIPS 2011; Chen et al., DeepLab ([Krähenbühl & Koltun, 2011],
+[Chen et al., 2015] in docs/bibliography.md).
 
 A network's per-pixel probabilities P(x_i) ignore each other; a fully
 connected conditional random field couples *every* pair of pixels. For a

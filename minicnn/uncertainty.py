@@ -1,7 +1,7 @@
 """Uncertainty for segmentation: Monte Carlo dropout (epistemic) and heteroscedastic losses (aleatoric).
 
 Kendall & Gal, "What Uncertainties Do We Need in Bayesian Deep Learning for
-Computer Vision?", NIPS 2017 (seed 003); Gal & Ghahramani, "Dropout as a
+Computer Vision?", NIPS 2017 [Kendall & Gal, 2017]; Gal & Ghahramani, "Dropout as a
 Bayesian Approximation", ICML 2016.
 
 Two kinds of uncertainty:

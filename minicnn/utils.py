@@ -10,6 +10,7 @@ nothing from minicnn, so any module may use it without an import cycle.
 * :func:`shape_args`: ``reshape(2, 3)`` and ``reshape((2, 3))`` alike;
 * :func:`ntuple`, :func:`pair`, :func:`positive_ntuple`: an int or a
   sequence of ints as a tuple of ``n`` ints, with an error naming the op;
+  :func:`check_positive_ints` for counts (channels, groups);
 * :func:`padding_pairs`: conv padding (int, tuple, "same", "valid") as
   (before, after) per axis;
 * :func:`conv_output_size` and :func:`conv_transpose_output_size`: the
@@ -32,9 +33,10 @@ import operator
 
 import numpy as np
 
-__all__ = ["unwrap", "shape_args", "size_args", "ntuple", "pair", "positive_ntuple", "padding_pairs", "conv_output_size",
-           "conv_transpose_output_size", "check_4d", "normalize_dim", "broadcast_shape", "check_floating",
-           "check_same_dtype", "check_not_bool", "promote_to_float", "check_count", "check_tensor"]
+__all__ = ["unwrap", "shape_args", "size_args", "ntuple", "pair", "check_positive_ints", "positive_ntuple",
+           "padding_pairs", "conv_output_size", "conv_transpose_output_size", "check_4d", "normalize_dim",
+           "broadcast_shape", "check_floating", "check_same_dtype", "check_not_bool", "promote_to_float",
+           "check_count", "check_tensor"]
 
 
 # ============================================================================ tensors and arrays
@@ -91,6 +93,16 @@ def ntuple(value, n, name, op, expected=None):
 def pair(value, name, op):
     """:func:`ntuple` for the two spatial axes (height, width) of an image."""
     return ntuple(value, 2, name, op, expected="a single int or a pair of ints")
+
+
+def check_positive_ints(op, **values):
+    """Raise ValueError naming ``op`` for any keyword value that is not a positive int (bools refused).
+
+    ``check_positive_ints("Conv2d", groups=groups)``.
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not hasattr(value, "__index__") or value < 1:
+            raise ValueError(f"{op}: {name} must be a positive integer, got {value!r}")
 
 
 def positive_ntuple(value, n, name, op):

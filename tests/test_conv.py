@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.functional as F
 from minicnn import nn
-from minicnn.ops.conv import conv2d_input_grad, conv2d_naive, conv2d_options
+from minicnn.ops import im2col as I2C
+from minicnn.ops.conv import conv2d_backward_naive, conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 # ------------------------------------------------------------------------------ geometry strategies
@@ -79,10 +81,7 @@ PINNED = [
 ]
 
 
-def _with_examples(test, argname="cfg"):
-    for cfg in PINNED:
-        test = example(**{argname: cfg})(test)
-    return test
+_with_examples = pinned(PINNED)
 
 
 # ------------------------------------------------------------------------------ gradient checks
@@ -210,10 +209,38 @@ def test_only_the_needed_gradients_are_computed():
 @_with_examples
 @given(cfg=conv2d_configs())
 def test_fast_conv2d_equals_naive_loops(cfg):
-    x, w, b = conv2d_arrays(cfg)
-    fast = F.conv2d(minicnn.tensor(x), minicnn.tensor(w), None if b is None else minicnn.tensor(b),
-                    **conv2d_kwargs(cfg)).numpy()
-    np.testing.assert_allclose(fast, conv2d_naive(x, w, b, **conv2d_kwargs(cfg)), rtol=1e-12, atol=1e-12)
+    kwargs = conv2d_kwargs(cfg)
+    check_against_naive(lambda *t: F.conv2d(*t, **kwargs), lambda x, w, b: conv2d_naive(x, w, b, **kwargs),
+                        conv2d_arrays(cfg))
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
+def test_fast_conv2d_backward_equals_naive_loops(cfg):
+    """Every gradient of the fast Conv2d (im2col + matmuls, in chunks) == the loops of conv2d_backward_naive."""
+    kwargs = conv2d_kwargs(cfg)
+    check_against_naive(lambda *t: F.conv2d(*t, **kwargs), lambda x, w, b: conv2d_naive(x, w, b, **kwargs),
+                        conv2d_arrays(cfg), lambda g, x, w, b: conv2d_backward_naive(g, x, w, **kwargs),
+                        seed=cfg["seed"])
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
+def test_im2col_and_col2im_equal_naive_loops(cfg):
+    """The strided-view im2col and the offset-loop col2im == one loop per entry."""
+    x, w, _ = conv2d_arrays(cfg)
+    opts = conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))
+    x_pad = I2C.pad2d(x, opts["padding"])
+    out_size = tuple(I2C.conv_output_size(n, k, s, 0, d) for n, k, s, d in
+                     zip(x_pad.shape[2:], w.shape[2:], opts["stride"], opts["dilation"]))
+    geometry = (w.shape[2:], opts["stride"], opts["dilation"], out_size)
+    cols = I2C.im2col(x_pad, *geometry)
+    np.testing.assert_array_equal(cols, I2C.im2col_naive(x_pad, *geometry))
+    upstream = np.random.default_rng(cfg["seed"]).standard_normal(cols.shape)
+    np.testing.assert_allclose(I2C.col2im(upstream, x_pad.shape, *geometry),
+                               I2C.col2im_naive(upstream, x_pad.shape, *geometry), rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=10)

@@ -1,4 +1,4 @@
-"""Residual Attention Network: Attention-56 and Attention-92 (Wang et al., CVPR 2017; seed 001).
+"""Residual Attention Network: Attention-56 and Attention-92 (Wang et al., CVPR 2017).
 
 Wang, Jiang, Qian, Yang, Li, Zhang, Wang, Tang, "Residual Attention Network
 for Image Classification", CVPR 2017.
@@ -9,7 +9,7 @@ A ResNet-like trunk of pre-activation bottleneck residual units
 multiplies its trunk features by (1 + M(x)), M a soft mask in (0, 1) from an
 hourglass branch whose number of max-pooling steps shrinks with the stage so
 that the smallest mask map is 7x7 at 224x224 (3, 2, 1 steps on 56x56, 28x28,
-14x14 maps). The stages (seed 001, for 224x224 inputs)::
+14x14 maps). The stages (the paper's ImageNet architecture, 224x224 inputs)::
 
     conv1     7x7, 64, stride 2 - BN - ReLU; max pool 3x3, stride 2       112 -> 56
     layer1    residual unit 64 -> 256;              n1 attention modules (3 poolings)   56x56
@@ -42,11 +42,11 @@ returns the masks M of all attention modules after a forward pass.
 from .. import functional as F
 from ..nn.attention.residual_attention import ResidualAttentionModule, ResidualUnit
 from ..nn.containers import Sequential
-from ..nn.conv import Conv2d
-from ..nn.layers import Identity, Linear
+from ..nn.layers import Linear
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
-from ..nn.pooling import AdaptiveAvgPool2d, MaxPool2d
+from ..nn.pooling import AdaptiveAvgPool2d
+from .resnet import resnet_stem
 
 __all__ = ["ResidualAttentionNet", "attention56", "attention92", "PAPER_PARAMETERS"]
 
@@ -78,12 +78,7 @@ class ResidualAttentionNet(Module):
         self.in_channels, self.num_classes = in_channels, num_classes
         widths = [4 * base_channels * 2 ** k for k in range(4)]          # 256, 512, 1024, 2048
 
-        if small_input:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=3, stride=1, padding=1, bias=False)
-        else:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = BatchNorm2d(base_channels)
-        self.maxpool = Identity() if small_input else MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.conv1, self.bn1, self.maxpool = resnet_stem(in_channels, base_channels, small_input)
 
         in_width = base_channels
         for stage in range(3):

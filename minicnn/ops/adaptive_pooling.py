@@ -29,7 +29,6 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
 
 # =========================================================================== the bins
-
 def adaptive_bins(in_size, out_size):
     """(start, end) of every adaptive bin: start = floor(i * in / out), end = ceil((i + 1) * in / out)."""
     i = np.arange(out_size)
@@ -39,7 +38,6 @@ def adaptive_bins(in_size, out_size):
 
 
 # =========================================================================== the definition, as loops
-
 def adaptive_avg_pool2d_naive(x, output_size):
     """Adaptive average pooling with loops over every output entry (NumPy arrays)."""
     N, C, H, W = x.shape
@@ -53,6 +51,7 @@ def adaptive_avg_pool2d_naive(x, output_size):
                 for j in range(oW):
                     y[n, c, i, j] = x[n, c, h0[i]:h1[i], w0[j]:w1[j]].mean()
     return y
+
 
 def adaptive_avg_pool2d_backward_naive(grad_output, input_shape):
     """dL/dx of adaptive average pooling with loops: each bin's gradient, / bin size, to its entries."""
@@ -68,6 +67,7 @@ def adaptive_avg_pool2d_backward_naive(grad_output, input_shape):
                     size = (h1[i] - h0[i]) * (w1[j] - w0[j])
                     grad_input[n, c, h0[i]:h1[i], w0[j]:w1[j]] += grad_output[n, c, i, j] / size
     return grad_input
+
 
 def adaptive_max_pool2d_naive(x, output_size):
     """Adaptive max pooling with loops; returns ``(y, indices)``. Its backward is
@@ -92,13 +92,13 @@ def adaptive_max_pool2d_naive(x, output_size):
 
 
 # =========================================================================== the Functions
-
 def adaptive_avg_matrix(in_size, out_size, dtype=np.float64):
     """P (out_size, in_size) with P[i, start_i:end_i] = 1 / (end_i - start_i): one bin's mean per row."""
     start, end = adaptive_bins(in_size, out_size)
     position = np.arange(in_size)[None, :]
     in_bin = (start[:, None] <= position) & (position < end[:, None])
     return (in_bin / (end - start)[:, None]).astype(dtype)
+
 
 class AdaptiveAvgPool2d(Function):
     """y = P_h x P_w^T per plane (P: bin averaging matrices).   dL/dx = P_h^T (dL/dy) P_w.
@@ -117,12 +117,14 @@ class AdaptiveAvgPool2d(Function):
     def backward(self, grad):
         return self.P_h.T @ (grad @ self.P_w)
 
+
 def _bin_members(in_size, out_size):
     """(out_size, longest bin) matrix of the input positions of each bin; shorter bins repeat their last
     position, which changes neither a maximum nor (argmax takes the first) its position."""
     start, end = adaptive_bins(in_size, out_size)
     longest = int((end - start).max()) if out_size else 1
     return np.minimum(start[:, None] + np.arange(longest)[None, :], end[:, None] - 1)
+
 
 class AdaptiveMaxPool2d(Function):
     """y[n,c,i,j] = max over bin (i, j);  dL/dx[argmax] += dL/dy[n,c,i,j].
@@ -159,7 +161,6 @@ class AdaptiveMaxPool2d(Function):
 
 
 # =========================================================================== user functions
-
 def adaptive_avg_pool2d(input, output_size):
     """Average over adaptive bins so that the output is ``output_size`` (an int, or a pair with None
     keeping that input size), as ``torch.nn.functional.adaptive_avg_pool2d``. (1, 1) is global
@@ -167,6 +168,7 @@ def adaptive_avg_pool2d(input, output_size):
     out = _adaptive_output_size("adaptive_avg_pool2d", input, output_size)
     check_floating("adaptive_avg_pool2d", input)      # torch: not implemented for integers
     return AdaptiveAvgPool2d.apply(input, out=out)
+
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Maximum over adaptive bins, as ``torch.nn.functional.adaptive_max_pool2d`` (indices as in
@@ -177,7 +179,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 # =========================================================================== argument checks
-
 def _adaptive_output_size(op, x, output_size):
     check_4d(op, x)
     if isinstance(output_size, (list, tuple)):

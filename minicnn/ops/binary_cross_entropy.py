@@ -15,7 +15,6 @@ __all__ = ["binary_cross_entropy_with_logits"]
 
 
 # =========================================================================== the Function
-
 class BCEWithLogits(Function):
     """Binary cross-entropy on logits x with targets y in [0, 1] (and pos_weight p, default 1).
 
@@ -56,7 +55,6 @@ class BCEWithLogits(Function):
 
 
 # =========================================================================== user functions
-
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable step (as torch's binary_cross_entropy_with_logits).
 

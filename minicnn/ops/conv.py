@@ -38,8 +38,8 @@ Because the input gradient is a transposed convolution,
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import (check_not_bool, check_same_dtype, check_tensor, conv_output_size, padding_pairs,
-                     positive_ntuple, unwrap)
+from ..utils import (check_not_bool, check_positive_ints, check_same_dtype, check_tensor, conv_output_size,
+                     padding_pairs, positive_ntuple, unwrap)
 from .conv_kernels import channels_first
 from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
 from .im2col import pad2d
@@ -221,8 +221,7 @@ def check_conv_shapes(op, input_shape, weight_shape, bias_shape, groups, dims, t
     layout = f"(C_in, C_out/groups, {kernel_axes})" if transposed else f"(C_out, C_in/groups, {kernel_axes})"
     if len(weight_shape) != dims + 2:
         raise ValueError(f"{op}: expected a {dims + 2}-D weight {layout}, got shape {tuple(weight_shape)}")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    check_positive_ints(op, groups=groups)
     c_in = input_shape[1]
     if c_in % groups:
         raise ValueError(f"{op}: the input's {c_in} channels (input shape {tuple(input_shape)}) are not "

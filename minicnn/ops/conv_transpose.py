@@ -48,8 +48,9 @@ def conv_transpose2d_naive(input, weight, bias=None, stride=1, padding=0, output
                            dilation=1):
     """conv_transpose2d from its definition: every input pixel paints a scaled copy of the kernel.
 
-    Slow (four Python loops over input pixels), forward only, raw arrays in
-    and out; the tests compare the fast :func:`conv_transpose2d` with it.
+    Slow (four Python loops over input pixels), raw arrays in and out; the
+    tests compare the fast :func:`conv_transpose2d` with it. Its backward is
+    :func:`conv_transpose2d_backward_naive`.
     """
     x, w, b = unwrap(input), unwrap(weight), unwrap(bias)
     opts = conv_transpose2d_options("conv_transpose2d_naive", x.shape, w.shape,
@@ -77,6 +78,48 @@ def conv_transpose2d_naive(input, weight, bias=None, stride=1, padding=0, output
     if b is not None:
         out = out + b.reshape(1, -1, 1, 1)
     return xp.ascontiguousarray(out)
+
+
+def conv_transpose2d_backward_naive(grad_output, input, weight, stride=1, padding=0, output_padding=0,
+                                    groups=1, dilation=1):
+    """The gradients of :func:`conv_transpose2d_naive`, with the same loops: (dL/dx, dL/dW, dL/db).
+
+    Input pixel (n, c, i, j) painted x[n, c, i, j] * W[c] onto the footprint
+    out_full[n, outputs of group g, i*s_h + u*d_h, j*s_w + v*d_w], so with G_full
+    = dL/d(out) put back into the uncropped result (zeros where it was cropped):
+
+        dL/dx[n, c, i, j] = sum of G_full[footprint] * W[c]
+        dL/dW[c]         += x[n, c, i, j] * G_full[footprint]
+        dL/db[f]          = sum over n, h, w of G[n, f, h, w]
+
+    Raw arrays in and out; the tests compare the fast backward with it.
+    """
+    x, w, g_out = unwrap(input), unwrap(weight), unwrap(grad_output)
+    opts = conv_transpose2d_options("conv_transpose2d_backward_naive", x.shape, w.shape, None, stride, padding,
+                                    output_padding, groups, dilation)
+    (s_h, s_w), (d_h, d_w), (h_out, w_out) = opts["stride"], opts["dilation"], opts["out_size"]
+    p_h, p_w = opts["padding"][0], opts["padding"][2]
+    xp = get_array_module(x)
+    n_batch, c_in, height, width = x.shape
+    _, c_out_per_group, k_h, k_w = w.shape
+    c_in_per_group = c_in // groups
+    grad_full = xp.zeros((n_batch, c_out_per_group * groups, h_out + 2 * p_h, w_out + 2 * p_w), dtype=g_out.dtype)
+    grad_full[:, :, p_h:p_h + h_out, p_w:p_w + w_out] = g_out
+    grad_x = xp.zeros(x.shape, dtype=g_out.dtype)
+    grad_w = xp.zeros(w.shape, dtype=g_out.dtype)
+    for n in range(n_batch):
+        for c in range(c_in):
+            g = c // c_in_per_group
+            outs = slice(g * c_out_per_group, (g + 1) * c_out_per_group)
+            for i in range(height):
+                for j in range(width):
+                    footprint = grad_full[n, outs,
+                                          i * s_h: i * s_h + d_h * (k_h - 1) + 1: d_h,
+                                          j * s_w: j * s_w + d_w * (k_w - 1) + 1: d_w]
+                    grad_x[n, c, i, j] = (footprint * w[c]).sum()
+                    grad_w[c] += x[n, c, i, j] * footprint
+    grad_b = g_out.sum(axis=(0, 2, 3))
+    return grad_x, grad_w, grad_b
 
 
 # ============================================================================ the fast version

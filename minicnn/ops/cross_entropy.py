@@ -27,7 +27,6 @@ __all__ = ["cross_entropy", "nll_loss"]
 
 
 # =========================================================================== the Function
-
 class NLLLoss(Function):
     """Negative log-likelihood of the target class, from log-probabilities.
 
@@ -71,7 +70,6 @@ class NLLLoss(Function):
 
 
 # =========================================================================== user functions
-
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean", pixel_weight=None):
     """Negative log-likelihood loss (``torch.nn.functional.nll_loss``).
 

@@ -1,7 +1,8 @@
 """Resizing (N, C, H, W) images: nearest-neighbour and bilinear interpolation, as ``F.interpolate``.
 
 Resizing is the upsampling path of segmentation networks (FCN's and DeepLab's
-bilinear upsampling of the score maps, the U-Net decoder; seed 003). Every
+bilinear upsampling of the score maps [Long et al., 2015; Chen et al., 2018a], the
+U-Net decoder [Ronneberger et al., 2015]; see docs/bibliography.md). Every
 output pixel (i, j) reads a *source position* (u, v) in the input, computed
 per axis (torch's ``area_pixel_compute_source_index``):
 
@@ -97,7 +98,67 @@ def interpolation_matrix(in_size, out_size, mode, align_corners=None, scale_fact
     return A
 
 
-# =========================================================================== the operation
+# =========================================================================== the definition, as loops
+def _source_position(i, in_size, out_size, mode, align_corners, scale_factor):
+    """Where output index i reads from, in float64 (the loops below; the fast path follows torch's
+    float32 arithmetic for float32 images)."""
+    if align_corners:
+        return i * (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    scale = 1.0 / scale_factor if scale_factor else in_size / out_size
+    if mode == "nearest":
+        return i * scale
+    if mode == "nearest-exact":
+        return (i + 0.5) * scale
+    return max((i + 0.5) * scale - 0.5, 0.0)
+
+
+def _taps(i, in_size, out_size, mode, align_corners, scale_factor):
+    """The (input index, weight) pairs that output index i mixes along one axis."""
+    if mode in ("nearest", "nearest-exact"):
+        if mode == "nearest" and out_size in (in_size, 2 * in_size):
+            return [(i * in_size // out_size, 1.0)]  # torch copies or halves the index exactly
+        u = _source_position(i, in_size, out_size, mode, align_corners, scale_factor)
+        return [(min(int(math.floor(u)), in_size - 1), 1.0)]
+    if out_size == in_size:
+        return [(i, 1.0)]
+    u = _source_position(i, in_size, out_size, mode, align_corners, scale_factor)
+    i0 = min(int(math.floor(u)), in_size - 1)
+    t = min(max(u - i0, 0.0), 1.0)
+    return [(i0, 1.0 - t), (min(i0 + 1, in_size - 1), t)]
+
+
+def interpolate_naive(x, size, mode="nearest", align_corners=False, scale_factor=None):
+    """Resize with loops over every output pixel (NumPy arrays): y[i, j] = sum of w_a w_b x[a, b] over
+    the taps a of row i and b of column j. ``size`` is the output (H_out, W_out); ``scale_factor``
+    (optional) the user's factor, which sets the scale as in torch."""
+    N, C, H, W = x.shape
+    oH, oW = size
+    fH, fW = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+    y = np.zeros((N, C, oH, oW), dtype=x.dtype)
+    for i in range(oH):
+        for j in range(oW):
+            for a, wa in _taps(i, H, oH, mode, align_corners, fH):
+                for b, wb in _taps(j, W, oW, mode, align_corners, fW):
+                    y[:, :, i, j] += wa * wb * x[:, :, a, b]
+    return y
+
+
+def interpolate_backward_naive(grad_output, input_shape, mode="nearest", align_corners=False,
+                               scale_factor=None):
+    """dL/dx of ``interpolate_naive``: each output gradient, times the weight, back to every tap."""
+    N, C, H, W = input_shape
+    oH, oW = grad_output.shape[2:]
+    fH, fW = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+    grad_input = np.zeros(input_shape, dtype=grad_output.dtype)
+    for i in range(oH):
+        for j in range(oW):
+            for a, wa in _taps(i, H, oH, mode, align_corners, fH):
+                for b, wb in _taps(j, W, oW, mode, align_corners, fW):
+                    grad_input[:, :, a, b] += wa * wb * grad_output[:, :, i, j]
+    return grad_input
+
+
+# =========================================================================== the Function
 class Resample2d(Function):
     """Y = A_h X A_w^T for every (n, c) plane.   dL/dX = A_h^T (dL/dY) A_w.
 
@@ -115,33 +176,7 @@ class Resample2d(Function):
         return self.A_h.T @ (grad @ self.A_w)
 
 
-def _output_size(input, size, scale_factor, recompute_scale_factor):
-    """(H_out, W_out) and the per-axis scale factors torch hands its kernels (None when recomputed)."""
-    spatial = tuple(input.shape[2:])
-    if size is not None and scale_factor is not None:
-        raise ValueError("interpolate: only one of size or scale_factor should be defined")
-    if size is not None:
-        if recompute_scale_factor:
-            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
-        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
-        if len(sizes) != 2:
-            raise ValueError(f"interpolate: the output size must have 2 entries (H_out, W_out) for an input "
-                             f"with spatial dimensions {list(spatial)}, got size={size!r}")
-        for s in sizes:
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-                raise TypeError(f"interpolate: size must be an int or a pair of ints, got {size!r}")
-        return tuple(int(s) for s in sizes), (None, None)
-    if scale_factor is None:
-        raise ValueError("interpolate: either size or scale_factor should be defined")
-    factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * 2
-    if len(factors) != 2:
-        raise ValueError(f"interpolate: scale_factor must have 2 entries for an input with spatial "
-                         f"dimensions {list(spatial)}, got scale_factor={scale_factor!r}")
-    factors = tuple(float(f) for f in factors)
-    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
-    return out, ((None, None) if recompute_scale_factor else factors)
-
-
+# =========================================================================== user functions
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize an (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as
@@ -201,61 +236,29 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
-# =========================================================================== the loops, for reading
-def _source_position(i, in_size, out_size, mode, align_corners, scale_factor):
-    """Where output index i reads from, in float64 (the loops below; the fast path follows torch's
-    float32 arithmetic for float32 images)."""
-    if align_corners:
-        return i * (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-    scale = 1.0 / scale_factor if scale_factor else in_size / out_size
-    if mode == "nearest":
-        return i * scale
-    if mode == "nearest-exact":
-        return (i + 0.5) * scale
-    return max((i + 0.5) * scale - 0.5, 0.0)
-
-
-def _taps(i, in_size, out_size, mode, align_corners, scale_factor):
-    """The (input index, weight) pairs that output index i mixes along one axis."""
-    if mode in ("nearest", "nearest-exact"):
-        if mode == "nearest" and out_size in (in_size, 2 * in_size):
-            return [(i * in_size // out_size, 1.0)]  # torch copies or halves the index exactly
-        u = _source_position(i, in_size, out_size, mode, align_corners, scale_factor)
-        return [(min(int(math.floor(u)), in_size - 1), 1.0)]
-    if out_size == in_size:
-        return [(i, 1.0)]
-    u = _source_position(i, in_size, out_size, mode, align_corners, scale_factor)
-    i0 = min(int(math.floor(u)), in_size - 1)
-    t = min(max(u - i0, 0.0), 1.0)
-    return [(i0, 1.0 - t), (min(i0 + 1, in_size - 1), t)]
-
-
-def interpolate_naive(x, size, mode="nearest", align_corners=False, scale_factor=None):
-    """Resize with loops over every output pixel (NumPy arrays): y[i, j] = sum of w_a w_b x[a, b] over
-    the taps a of row i and b of column j. ``size`` is the output (H_out, W_out); ``scale_factor``
-    (optional) the user's factor, which sets the scale as in torch."""
-    N, C, H, W = x.shape
-    oH, oW = size
-    fH, fW = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    y = np.zeros((N, C, oH, oW), dtype=x.dtype)
-    for i in range(oH):
-        for j in range(oW):
-            for a, wa in _taps(i, H, oH, mode, align_corners, fH):
-                for b, wb in _taps(j, W, oW, mode, align_corners, fW):
-                    y[:, :, i, j] += wa * wb * x[:, :, a, b]
-    return y
-
-
-def interpolate_backward_naive(grad_output, input_shape, mode="nearest", align_corners=False,
-                               scale_factor=None):
-    """dL/dx of ``interpolate_naive``: each output gradient, times the weight, back to every tap."""
-    N, C, H, W = input_shape
-    oH, oW = grad_output.shape[2:]
-    fH, fW = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    grad_input = np.zeros(input_shape, dtype=grad_output.dtype)
-    for i in range(oH):
-        for j in range(oW):
-            for a, wa in _taps(i, H, oH, mode, align_corners, fH):
-                for b, wb in _taps(j, W, oW, mode, align_corners, fW):
-                    grad_input[:, :, a, b] += wa * wb * grad_output[:, :, i, j]
-    return grad_input
+# =========================================================================== argument checks
+def _output_size(input, size, scale_factor, recompute_scale_factor):
+    """(H_out, W_out) and the per-axis scale factors torch hands its kernels (None when recomputed)."""
+    spatial = tuple(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+        if len(sizes) != 2:
+            raise ValueError(f"interpolate: the output size must have 2 entries (H_out, W_out) for an input "
+                             f"with spatial dimensions {list(spatial)}, got size={size!r}")
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+                raise TypeError(f"interpolate: size must be an int or a pair of ints, got {size!r}")
+        return tuple(int(s) for s in sizes), (None, None)
+    if scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * 2
+    if len(factors) != 2:
+        raise ValueError(f"interpolate: scale_factor must have 2 entries for an input with spatial "
+                         f"dimensions {list(spatial)}, got scale_factor={scale_factor!r}")
+    factors = tuple(float(f) for f in factors)
+    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+    return out, ((None, None) if recompute_scale_factor else factors)

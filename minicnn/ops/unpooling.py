@@ -24,7 +24,6 @@ __all__ = ["max_unpool2d"]
 
 
 # =========================================================================== the definition, as loops
-
 def max_unpool2d_naive(x, indices, output_size):
     """Max unpooling with loops: y[n, c, h, w] = x[n, c, i, j] where indices[n, c, i, j] = h * W + w."""
     N, C = x.shape[:2]
@@ -40,7 +39,6 @@ def max_unpool2d_naive(x, indices, output_size):
 
 
 # =========================================================================== the Function
-
 class MaxUnpool2d(Function):
     """y = zeros with y[n, c, indices[n,c,i,j]] = x[n,c,i,j].   dL/dx[n,c,i,j] = dL/dy[n, c, indices[n,c,i,j]]."""
 
@@ -59,7 +57,6 @@ class MaxUnpool2d(Function):
 
 
 # =========================================================================== user functions
-
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Inverse of max pooling: scatter ``input`` to the positions ``indices`` (zeros elsewhere).
 
@@ -91,7 +88,6 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 # =========================================================================== argument checks
-
 def _unpool_output_size(x, kernel, stride, padding, output_size):
     """(H_in - 1) * stride - 2 padding + kernel, or ``output_size`` if within one stride of it (torch)."""
     default = [(x.shape[2 + d] - 1) * stride[d] + kernel[d] - 2 * padding[d] for d in range(2)]

@@ -3,11 +3,8 @@
 Every attention module validates its input the same way and says, in the
 error, which module complained, what it expected and what it got.
 
-Every module also keeps the attention it computed in its last forward pass on
-``self.last_attention`` (a detached tensor, ``None`` before the first call),
-so a notebook can plot it without hooks. What that tensor is (channel
-weights, a spatial map, an affinity matrix) is written in each module's
-docstring.
+What every module keeps of its last forward pass (``last_attention``) is the
+base class's business: ``base.py``.
 """
 
 
@@ -52,10 +49,3 @@ def reduced_dim(name, in_dim, reduction_factor, minimum=0):
                          f"(got in_dim={in_dim}, reduction_factor={reduction_factor}); "
                          "use more channels or a smaller reduction_factor")
     return width
-
-
-def check_positive(name, **values):
-    """Raise ``ValueError`` for any argument that is not a positive integer."""
-    for arg, value in values.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")

@@ -12,8 +12,9 @@ channel descriptor:
     a_c = sum_{j=0}^{k-1} w_j z_{c + j - (k-1)/2}   zero padding (k-1)/2 at both ends
     y   = sigmoid(a)_c * x_c
 
-The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article,
-seed 004). The paper picks k from the number of channels C:
+The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article
+"Attention in Vision" [BobMcDear, 2022], docs/bibliography.md). The paper
+[Wang et al., 2020] picks k from the number of channels C:
 
     k = psi(C) = | log2(C) / gamma + b / gamma |_odd,   gamma = 2, b = 1
 
@@ -27,11 +28,12 @@ forward pass, detached, shape (N, C, 1, 1).
 """
 import math
 
+from ...utils import check_positive_ints
 from ..conv import Conv1d
 from ..layers import Sigmoid
-from ..module import Module
 from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input
+from .base import AttentionModule
 
 __all__ = ["ECA", "eca_kernel_size"]
 
@@ -42,13 +44,12 @@ def eca_kernel_size(channels, gamma=2, b=1):
     >>> [eca_kernel_size(c) for c in (64, 128, 256, 512, 1024, 2048)]
     [3, 5, 5, 5, 5, 7]
     """
-    if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"eca_kernel_size: channels must be a positive integer, got {channels!r}")
+    check_positive_ints("eca_kernel_size", channels=channels)
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 == 1 else t + 1
 
 
-class ECA(Module):
+class ECA(AttentionModule):
     """Efficient channel attention: y = sigmoid(conv1d_k(GAP(x))) * x.
 
     Args:
@@ -66,7 +67,6 @@ class ECA(Module):
         self.avg_pool = AdaptiveAvgPool2d(output_size=1)
         self.conv = Conv1d(1, 1, kernel_size=kernel_size, padding=kernel_size // 2, bias=False)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
     @classmethod
     def from_channels(cls, in_dim, gamma=2, b=1):
@@ -79,7 +79,7 @@ class ECA(Module):
         pooled = self.avg_pool(x).reshape(n, 1, c)       # z as a 1-channel signal of length C
         attention = self.sigmoid(self.conv(pooled))      # (N, 1, C)
         attention = attention.reshape(n, c, 1, 1)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x
 
     def extra_repr(self):

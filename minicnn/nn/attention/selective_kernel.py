@@ -15,7 +15,8 @@ each to use (attention over which branch, not over where or what):
             V = sum_m alpha_m * U_m                         (N, C, H/s, W/s)
 
 The module structure (``Branch``, ``Split``, ``Fuse``, ``Select``, ``SK``) and
-attribute names follow the article (seed 004) so its state_dicts load:
+attribute names follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md) so its state_dicts load:
 ``split.branches.0.conv.weight``, ``fuse.fc.0.weight``, ``select.fc.weight``
 (row ``m*C + c`` of the select weight belongs to branch m, channel c). The
 article's ``Split`` passes an ``out_dim`` keyword that its ``Branch`` does not
@@ -30,19 +31,23 @@ pass, detached, shape (N, M, C, 1, 1) (summing to 1 over axis 1).
 Batch norm on the pooled (N, d, 1, 1) tensor needs N >= 2 in training mode.
 """
 from ... import functional as F
+from ...utils import check_positive_ints
 from ..containers import ModuleList, Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Softmax
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_batch_for_pooled_batch_norm, check_input, check_positive, reduced_dim
+from ._common import check_batch_for_pooled_batch_norm, check_input, reduced_dim
+from .base import AttentionModule
 
-__all__ = ["Branch", "Split", "Fuse", "Select", "SK"]
+# Branch and Split are SK's internals: importable from this module, not in minicnn.nn. Fuse and Select
+# stay exported while the chapter 9 exercise builds them as nn.Fuse and nn.Select.
+__all__ = ["Fuse", "Select", "SK"]
 
 
 def _check_groups(name, in_dim, groups):
-    check_positive(name, in_dim=in_dim, groups=groups)
+    check_positive_ints(name, in_dim=in_dim, groups=groups)
     if in_dim % groups != 0:
         raise ValueError(f"{name}: in_dim must be divisible by groups for a grouped convolution; "
                          f"got in_dim={in_dim}, groups={groups} ({in_dim} % {groups} = {in_dim % groups})")
@@ -58,7 +63,7 @@ class Branch(Module):
         super().__init__()
         name = f"Branch(in_dim={in_dim})"
         _check_groups(name, in_dim, groups)
-        check_positive(name, kernel_size=kernel_size, stride=stride, dilation=dilation)
+        check_positive_ints(name, kernel_size=kernel_size, stride=stride, dilation=dilation)
         padding = kernel_size // 2 + (dilation - 1)
         self.conv = Conv2d(in_dim, in_dim, kernel_size=kernel_size, stride=stride, padding=padding,
                            dilation=dilation, groups=groups, bias=False)
@@ -74,7 +79,7 @@ class Split(Module):
 
     def __init__(self, in_dim, n_branches=2, stride=1, groups=32):
         super().__init__()
-        check_positive(f"Split(in_dim={in_dim})", n_branches=n_branches)
+        check_positive_ints(f"Split(in_dim={in_dim})", n_branches=n_branches)
         self.branches = ModuleList([
             Branch(in_dim, kernel_size=3, stride=stride, groups=groups, dilation=dilation)
             for dilation in range(1, n_branches + 1)
@@ -102,7 +107,7 @@ class Fuse(Module):
         return self.fc(self.avg_pool(summed))
 
 
-class Select(Module):
+class Select(AttentionModule):
     """SK's select: softmax over the branches of W_m z, then the weighted sum of the branches."""
 
     def __init__(self, in_dim, n_branches=2, reduction_factor=16, min_reduced_dim=0):
@@ -110,17 +115,16 @@ class Select(Module):
         reduced = reduced_dim(f"Select(in_dim={in_dim})", in_dim, reduction_factor, min_reduced_dim)
         self.fc = Conv2d(reduced, n_branches * in_dim, kernel_size=1, bias=False)
         self.softmax = Softmax(dim=1)
-        self.last_attention = None
 
     def forward(self, branches, z):
         n, n_branches, channels = branches.shape[:3]
         attention = self.fc(z).reshape(n, n_branches, channels, 1, 1)   # a_m, one row block per branch
         attention = self.softmax(attention)                             # alpha: softmax over m
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return (attention * branches).sum(dim=1)
 
 
-class SK(Module):
+class SK(AttentionModule):
     """Selective kernel convolution (C -> C channels).
 
     Args:
@@ -139,7 +143,6 @@ class SK(Module):
         self.split = Split(in_dim, n_branches, stride, groups)
         self.fuse = Fuse(in_dim, reduction_factor, min_reduced_dim)
         self.select = Select(in_dim, n_branches, reduction_factor, min_reduced_dim)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
