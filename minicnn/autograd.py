@@ -245,7 +245,10 @@ def memory_root(array):
 
 def version_counter(array):
     """The counter of ``array``'s memory (created at 0 on first use, forgotten with the memory)."""
-    root = memory_root(array)
+    return _counter_of_root(memory_root(array))
+
+
+def _counter_of_root(root):
     key = id(root)
     entry = _counters.get(key)
     if entry is not None and entry[0]() is root:
@@ -259,32 +262,33 @@ def version_counter(array):
     return counter
 
 
-def _saved_arrays(fn):
-    for value in vars(fn).values():
-        for item in (value if isinstance(value, (tuple, list)) else (value,)):
-            if hasattr(item, "shape") and hasattr(item, "dtype"):
-                yield item
-
-
 def record_saved_versions(fn, args, out):
     """Note the version of every input (and the output) whose memory ``fn`` kept for its backward."""
-    from .tensor import Tensor
-    saved = {id(memory_root(a)) for a in _saved_arrays(fn)}
+    saved = set()
+    for value in fn.__dict__.values():
+        for item in (value if type(value) in (tuple, list) else (value,)):
+            if hasattr(item, "dtype") and hasattr(item, "shape"):
+                saved.add(id(memory_root(item)))
     if not saved:
         return
-    candidates = [(t, f"input {i} of {fn.name}") for i, t in enumerate(args) if isinstance(t, Tensor)]
-    candidates.append((out, f"output 0 of {fn.name}"))
-    fn._saved_versions = tuple((version_counter(t.data), version_counter(t.data).value, label, t.shape, t.dtype)
-                               for t, label in candidates if id(memory_root(t.data)) in saved)
+    records = []
+    for position, t in enumerate(args + (out,)):
+        if getattr(t, "_is_minicnn_tensor", False):
+            root = memory_root(t._data)
+            if id(root) in saved:
+                counter = _counter_of_root(root)
+                records.append((counter, counter.value, position == len(args) and -1 or position, t._data))
+    fn._saved_versions = tuple(records)
 
 
 def check_saved_versions(fn):
     """Raise if memory that ``fn`` saved was changed in place since its forward (torch's message)."""
-    for counter, version, label, shape, dtype in getattr(fn, "_saved_versions", ()):
+    for counter, version, position, array in getattr(fn, "_saved_versions", ()):
         if counter.value != version:
+            label = f"output 0 of {fn.name}" if position == -1 else f"input {position} of {fn.name}"
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{dtype} tensor of shape {shape}], which is {label}, is at version "
+                f"operation: [{array.dtype} tensor of shape {tuple(array.shape)}], which is {label}, is at version "
                 f"{counter.value}; expected version {version} instead. Change it after backward (an "
                 "optimizer step after loss.backward()), or clone() it before changing it.")
 
