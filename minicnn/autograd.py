@@ -156,7 +156,7 @@ class Function:
     """
 
     _FREED = "_freed"
-    _GRAPH = ("needs_input_grad", "next_functions", "input_meta", "_retained_output", "_saved_versions")
+    _GRAPH = ("needs_input_grad", "next_functions", "input_meta", "_retained_output")
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward")
