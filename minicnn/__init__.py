@@ -12,11 +12,12 @@ from .random import manual_seed
 from .tensor import Tensor, tensor
 from .ops import *  # noqa: F401,F403  (torch-style tensor functions: minicnn.exp, minicnn.cat, ...)
 from . import tensor_methods  # noqa: F401  (attaches x + y, x.exp(), ... to Tensor; see its docstring)
+from . import inplace  # noqa: F401  (attaches add_, mul_, x[i] = v, ... and their version counters)
 from . import functional, init, nn, optim
 from . import models, metrics, data, testing
 from .serialization import load, save
 from .summary import summary
-from .utils import shape_args as _shape_args
+from .utils import size_args as _size_args
 
 __version__ = "0.1.0"
 
@@ -27,13 +28,13 @@ int64 = "int64"
 
 def zeros(*shape, dtype=None, requires_grad=False):
     import numpy as np
-    shape = _shape_args(shape)
+    shape = _size_args("zeros", shape)
     return tensor(np.zeros(shape, dtype=dtype or np.float32), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False):
     import numpy as np
-    shape = _shape_args(shape)
+    shape = _size_args("ones", shape)
     return tensor(np.ones(shape, dtype=dtype or np.float32), requires_grad=requires_grad)
 
 
@@ -41,6 +42,6 @@ def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples from the seeded generator (see manual_seed)."""
     import numpy as np
     from .random import generator
-    shape = _shape_args(shape)
+    shape = _size_args("randn", shape)
     return tensor(generator().standard_normal(shape).astype(dtype or np.float32),
                   requires_grad=requires_grad)

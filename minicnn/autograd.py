@@ -34,6 +34,17 @@ Leaf tensors *accumulate* their gradient in ``.grad`` as in torch, so call
 saved; a second backward through the same graph raises unless the first was
 called with ``retain_graph=True``.
 
+**Version counters** (as torch's). Each block of memory has a counter that
+every in-place change through the public API increments (``add_``,
+``x[i] = v``, an optimiser's ``p.data -= ...``: see :mod:`minicnn.inplace`).
+When ``apply`` records a node, it notes the counters of the inputs (and of the
+output) whose memory the node *saved* for its backward; ``run_backward``
+compares them before calling the node's backward. So ``loss = (w * w).sum();
+optimizer.step(); loss.backward()`` raises instead of returning a gradient
+computed from the new weights, while changes that backward does not need (the
+input of an addition) stay allowed. Writing into the raw array
+(``t.data[...] = v``) is not seen, exactly as torch's ``.data``.
+
 Rule for every ``backward``: never write into ``grad_output``. It may be a
 read-only broadcast view (the backward of ``sum``) or be shared with another
 node (the backward of ``add`` hands the same array to both inputs).
@@ -41,6 +52,7 @@ node (the backward of ``add`` hands the same array to both inputs).
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -176,6 +188,8 @@ class Function:
             fn.input_meta = tuple((a.shape, a.dtype) if needs else None
                                   for a, needs in zip(args, fn.needs_input_grad))
         out = Tensor._from_op(outputs, grad_fn=fn if requires_grad else None)
+        if requires_grad:
+            record_saved_versions(fn, args, out)
         if extras:
             return (out, *(Tensor._from_op(e) for e in extras))
         return out
@@ -206,6 +220,77 @@ def _check_same_backend(op_name, tensors):
         raise backend.BackendError(
             f"{op_name}: tensors on different devices cannot be mixed ({described}); "
             "move them with .to('cpu') or .to('gpu') first")
+
+
+# --------------------------------------------------------------------------- version counters
+class VersionCounter:
+    """How many in-place changes a block of memory has seen through the public API (torch's ``_version``)."""
+
+    __slots__ = ("value", "__weakref__")
+
+    def __init__(self):
+        self.value = 0
+
+
+_counters = {}   # id(memory root) -> (weak reference to the root, its counter), shared by all its views
+
+
+def memory_root(array):
+    """The object that owns ``array``'s memory: views, reshapes and detached tensors share it."""
+    array = getattr(array, "_a", array)   # the strict stand-in wraps a NumPy array
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
+
+
+def version_counter(array):
+    """The counter of ``array``'s memory (created at 0 on first use, forgotten with the memory)."""
+    return _counter_of_root(memory_root(array))
+
+
+def _counter_of_root(root):
+    key = id(root)
+    entry = _counters.get(key)
+    if entry is not None and entry[0]() is root:
+        return entry[1]
+    counter = VersionCounter()
+    try:
+        ref = weakref.ref(root, lambda _, key=key: _counters.pop(key, None))
+    except TypeError:          # memory owned by an object without weak references (a bytes buffer)
+        ref = (lambda root=root: root)
+    _counters[key] = (ref, counter)
+    return counter
+
+
+def record_saved_versions(fn, args, out):
+    """Note the version of every input (and the output) whose memory ``fn`` kept for its backward."""
+    saved = set()
+    for value in fn.__dict__.values():
+        for item in (value if type(value) in (tuple, list) else (value,)):
+            if hasattr(item, "dtype") and hasattr(item, "shape"):
+                saved.add(id(memory_root(item)))
+    if not saved:
+        return
+    records = []
+    for position, t in enumerate(args + (out,)):
+        if getattr(t, "_is_minicnn_tensor", False):
+            root = memory_root(t._data)
+            if id(root) in saved:
+                counter = _counter_of_root(root)
+                records.append((counter, counter.value, position == len(args) and -1 or position, t._data))
+    fn._saved_versions = tuple(records)
+
+
+def check_saved_versions(fn):
+    """Raise if memory that ``fn`` saved was changed in place since its forward (torch's message)."""
+    for counter, version, position, array in getattr(fn, "_saved_versions", ()):
+        if counter.value != version:
+            label = f"output 0 of {fn.name}" if position == -1 else f"input {position} of {fn.name}"
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{array.dtype} tensor of shape {tuple(array.shape)}], which is {label}, is at version "
+                f"{counter.value}; expected version {version} instead. Change it after backward (an "
+                "optimizer step after loss.backward()), or clone() it before changing it.")
 
 
 # --------------------------------------------------------------------------- the backward pass
@@ -249,6 +334,7 @@ def run_backward(root, grad, retain_graph=False):
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} has already freed "
                 "what it saved). Call .backward(retain_graph=True) the first time if you need to.")
+        check_saved_versions(fn)
         retained = getattr(fn, "_retained_output", None)
         if retained is not None and retained() is not None:
             retained()._accumulate_grad(g)  # tensor.retain_grad() on a non-leaf

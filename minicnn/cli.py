@@ -23,6 +23,9 @@ import os
 import sys
 import time
 
+from .cli_checks import (UsageError, check_figure_path, check_output_file, check_output_folder,
+                         non_negative_int, positive_float, positive_int, read_resume_checkpoint)
+
 # The demo's settings, measured on a 2-core CPU to finish well under 3 minutes with mean IU >= 0.80.
 DEMO = dict(image_size=48, n_train=64, n_val=32, base_channels=8, depth=3, epochs=10, batch_size=8,
             lr=0.01, seed=0)
@@ -38,10 +41,6 @@ RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "
            "wide_resnet50_2", "wide_resnet101_2")
 CLASSIFICATION_MODELS = RESNETS + ("attention56", "attention92")
 MODELS = SEGMENTATION_MODELS + CLASSIFICATION_MODELS
-
-
-class UsageError(Exception):
-    """A wrong name or option: printed with the usage line, exit code 2."""
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -163,6 +162,7 @@ def cmd_demo(args):
     from .optim.lr_scheduler import CosineAnnealingLR
     from .train import Trainer
 
+    check_figure_path(args.out, "--out")
     start = time.time()
     manual_seed(args.seed)
     size, epochs = args.image_size, args.epochs
@@ -203,8 +203,14 @@ def cmd_train(args):
     if args.model in MODELS and args.model not in fits:
         raise UsageError(f"model {args.model!r} does not fit dataset {args.dataset!r} ({task}); "
                          f"models for {args.dataset}: {', '.join(fits)}")
+    for path, flag in ((args.metrics_out, "--metrics-out"), (args.plot, "--plot")):
+        if path:
+            (check_figure_path if flag == "--plot" else check_output_file)(path, flag)
+    if args.checkpoint_dir:
+        check_output_folder(args.checkpoint_dir, "--checkpoint-dir")
+    checkpoint = read_resume_checkpoint(args.resume, args.epochs) if args.resume else None
     manual_seed(args.seed)
-    width = args.width or (8 if task == "segmentation" else 16)
+    width = args.width if args.width is not None else (8 if task == "segmentation" else 16)
     model = build_model(args.model, NUM_CLASSES[args.dataset], in_channels=1, width=width, depth=args.depth,
                         attention=args.attention, reduction=args.reduction)   # checks model and attention
     if args.image_size is None:     # the lecture's networks pool five times: 64 = 2 * 32
@@ -219,18 +225,25 @@ def cmd_train(args):
             raise UsageError(f"--image-size {args.image_size}: {exc}") from None
     use_device(args.device)        # a missing CuPy/GPU stops here, with the install hint
     if task == "segmentation":
-        train, val, num_classes = make_cells_loaders(args.image_size, args.n_train or 64, args.n_val or 32,
-                                                     args.batch_size or 8, args.seed)
+        train, val, num_classes = make_cells_loaders(args.image_size, _default(args.n_train, 64),
+                                                     _default(args.n_val, 32), _default(args.batch_size, 8),
+                                                     args.seed)
         loss_fn = plain_cross_entropy if args.no_weight_map else weighted_cross_entropy
     else:
-        train, val, num_classes = make_digits_loaders(args.n_train, args.n_val, args.batch_size or 32, args.seed)
+        train, val, num_classes = make_digits_loaders(args.n_train, args.n_val, _default(args.batch_size, 32),
+                                                      args.seed)
         loss_fn = plain_cross_entropy
     lr = args.lr if args.lr is not None else (1e-2 if task == "segmentation" else 3e-3)
     trainer = Trainer(model, Adam(model.parameters(), lr=lr), loss_fn, train, val, metrics=task,
                       num_classes=num_classes, device=args.device, checkpoint_dir=args.checkpoint_dir,
                       progress=not args.no_progress)
-    if args.resume:
-        trainer.load_checkpoint(args.resume)
+    if checkpoint is not None:
+        try:
+            trainer.load_state_dict(checkpoint)
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            text = str(exc)
+            raise UsageError(f"--resume {args.resume}: the checkpoint does not fit this run ({args.model}, "
+                             f"width {width}): {text[:300]}{'...' if len(text) > 300 else ''}") from None
     history = trainer.fit(args.epochs)
     metrics = final_metrics(history, task)
     print(f"{args.model} on {args.dataset}, {trainer.epoch} epochs; validation metrics:")
@@ -251,6 +264,10 @@ def cmd_train(args):
         plots.save_figure(fig, args.plot)
         print(f"figure written to {args.plot}")
     return 0
+
+
+def _default(value, default):
+    return default if value is None else value
 
 
 def cmd_gradcheck(args):
@@ -279,48 +296,49 @@ def build_parser():
                                        "its measured time is in the README)")
     demo.add_argument("--out", default=os.path.join("outputs", "demo.png"),
                       help="where to write the figure (default outputs/demo.png)")
-    demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
-    demo.add_argument("--seed", type=int, default=DEMO["seed"])
+    demo.add_argument("--epochs", type=positive_int, default=DEMO["epochs"])
+    demo.add_argument("--seed", type=non_negative_int, default=DEMO["seed"])
     demo.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     for flag, key in (("--image-size", "image_size"), ("--n-train", "n_train"), ("--n-val", "n_val")):
-        demo.add_argument(flag, type=int, default=DEMO[key], help=argparse.SUPPRESS)   # for quick tests
-    demo.set_defaults(run=cmd_demo)
+        demo.add_argument(flag, type=positive_int, default=DEMO[key], help=argparse.SUPPRESS)   # for quick tests
+    demo.set_defaults(run=cmd_demo, usage=demo.format_usage)
 
     train = sub.add_parser("train", help="train a model from minicnn.models on cells or digits",
                            description="Train MODEL (a minicnn.models name) on a data set and report "
                                        "validation metrics.")
     train.add_argument("model", help=f"one of: {', '.join(MODELS)}")
     train.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
-    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--epochs", type=positive_int, default=5,
+                       help="epochs in total (with --resume: including those already done)")
     train.add_argument("--attention", default="none",
                        help="unet: gate; ResNets: se, eca, cbam, bam, ge, sk (default none)")
     train.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     train.add_argument("--metrics-out", help="write the final validation metrics to this JSON file")
-    train.add_argument("--batch-size", type=int, help="default 8 (cells), 32 (digits)")
-    train.add_argument("--lr", type=float, help="Adam learning rate (default 0.01 cells, 0.003 digits)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--width", type=int, help="channels of the first stage (default 8 cells, 16 digits)")
-    train.add_argument("--reduction", type=int, help="channel reduction r of SE/CBAM/BAM/GE/SK "
+    train.add_argument("--batch-size", type=positive_int, help="default 8 (cells), 32 (digits)")
+    train.add_argument("--lr", type=positive_float, help="Adam learning rate (default 0.01 cells, 0.003 digits)")
+    train.add_argument("--seed", type=non_negative_int, default=0)
+    train.add_argument("--width", type=positive_int, help="channels of the first stage (default 8 cells, 16 digits)")
+    train.add_argument("--reduction", type=positive_int, help="channel reduction r of SE/CBAM/BAM/GE/SK "
                                                      "(default min(16, width))")
-    train.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
-    train.add_argument("--image-size", type=int, default=None,
+    train.add_argument("--depth", type=positive_int, default=3, help="U-Net depth (default 3)")
+    train.add_argument("--image-size", type=positive_int, default=None,
                        help="cells: image side in pixels (default 48; 64 for the lecture's networks)")
-    train.add_argument("--n-train", type=int, default=None, help="training images (cells default 64; "
+    train.add_argument("--n-train", type=positive_int, default=None, help="training images (cells default 64; "
                                                                  "digits default all 1438)")
-    train.add_argument("--n-val", type=int, default=None, help="validation images (cells default 32)")
+    train.add_argument("--n-val", type=positive_int, default=None, help="validation images (cells default 32)")
     train.add_argument("--no-weight-map", action="store_true", help="cells: plain instead of U-Net weighted loss")
     train.add_argument("--checkpoint-dir", help="write DIR/last.npz after every epoch")
     train.add_argument("--resume", help="continue from a checkpoint (then --epochs is the total)")
     train.add_argument("--plot", help="write a figure (predictions and attention, or curves) to this file")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(run=cmd_train, usage=train.format_usage)
 
     gradcheck = sub.add_parser("gradcheck", help="check every op's backward against finite differences")
     gradcheck.add_argument("names", nargs="*", help="entries to check (default: all)")
     gradcheck.add_argument("--planted-bug", action="store_true", help="add an op with a wrong backward")
-    gradcheck.add_argument("--seed", type=int, default=0)
-    gradcheck.set_defaults(run=cmd_gradcheck)
+    gradcheck.add_argument("--seed", type=non_negative_int, default=0)
+    gradcheck.set_defaults(run=cmd_gradcheck, usage=gradcheck.format_usage)
 
     # The course's commands keep their own parsers (minicnn/course); their arguments pass through.
     grade = sub.add_parser("grade", add_help=False,
@@ -370,7 +388,7 @@ def main(argv=None):
     try:
         return args.run(args)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
+        print(getattr(args, "usage", parser.format_usage)(), end="", file=sys.stderr)
         print(f"minicnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BackendError as exc:

@@ -67,6 +67,16 @@ def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
+def _zero_element(tensor):
+    """torch's rule: initialising a tensor without elements (e.g. ``Conv2d(0, 8, 3)``'s weight) is a
+    no-op with a warning, not a division by a fan of zero."""
+    if math.prod(tensor.shape) == 0:
+        import warnings
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
 def xavier_uniform_(tensor, gain=1.0):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
@@ -87,9 +97,13 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _zero_element(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _zero_element(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))

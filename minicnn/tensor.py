@@ -39,21 +39,48 @@ def to_raw_array(data, dtype=None, backend_name=None):
     if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
         data = np.asarray(data)
     is_array = hasattr(data, "shape") and hasattr(data, "dtype")
-    source = backend.backend_of_array(data) if is_array else "numpy"
+    if not is_array:
+        data = _host_array_of(data, dtype)
+    _check_data_dtype(data)
+    source = backend.backend_of_array(data)
     # Host data goes to the active backend; device arrays stay where they are.
     target = backend_name or (source if source != "numpy" else backend.get_backend())
-    if is_array:
-        array = backend.to_backend(data, target)
-    else:
-        array = np.asarray(data)
-        if dtype is None and array.dtype.kind == "f":
-            array = array.astype(DEFAULT_DTYPE)
-        elif dtype is None and array.dtype.kind in "iu":
-            array = array.astype(np.int64)
-        array = backend.to_backend(array, target)
+    array = backend.to_backend(data, target)
     if dtype is not None and array.dtype != np.dtype(dtype):
         array = array.astype(dtype)
     return array
+
+
+SUPPORTED_KINDS = "biufc"   # bool, signed and unsigned ints, floats, complex
+
+
+def _host_array_of(data, dtype=None):
+    """A Python number or nested list as a NumPy array: of ``dtype`` if given, else with torch's default
+    dtypes (float32 for floats, int64 for ints)."""
+    if data is None or isinstance(data, (str, bytes, dict, set)):
+        raise TypeError(f"tensor: could not infer dtype of {type(data).__name__} ({data!r:.60}); expected a "
+                        "number, a nested list of numbers or an array")
+    try:
+        array = np.asarray(data) if dtype is None or np.dtype(dtype).kind not in SUPPORTED_KINDS \
+            else np.asarray(data, dtype=dtype)
+    except ValueError as exc:        # a ragged list: rows of different lengths
+        raise ValueError(f"tensor: expected a rectangular nested list (every row of the same length), got "
+                         f"{data!r:.80} ({exc})") from None
+    if dtype is None and array.dtype.kind == "f":
+        return array.astype(DEFAULT_DTYPE)
+    if dtype is None and array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    return array
+
+
+def _check_data_dtype(array):
+    """Only numbers make tensors: strings, objects (None, dicts, mixed lists), dates are refused."""
+    if array.dtype.kind not in SUPPORTED_KINDS:
+        kinds = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time deltas",
+                 "V": "structured records"}
+        raise TypeError(f"tensor: can't convert an array of dtype {array.dtype} ({kinds.get(array.dtype.kind, '?')},"
+                        f" shape {tuple(array.shape)}); the only supported types are bool, integers, floats "
+                        "and complex numbers")
 
 
 class Tensor:
@@ -85,6 +112,25 @@ class Tensor:
         out._retains_grad = False
         out._requires_grad = grad_fn is not None
         return out
+
+    # ------------------------------------------------------------------ the data and its version
+    @property
+    def data(self):
+        """The raw array (NumPy, CuPy or strict). Writing into it directly (``t.data[...] = v``) is not
+        tracked by autograd, as torch's ``.data``; assigning it in place (``p.data -= lr * g``, what
+        the optimisers do) counts as an in-place change (see :attr:`_version`)."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if value is getattr(self, "_data", None):     # ``t.data -= x``: the array was changed in place
+            autograd.version_counter(value).value += 1
+        self._data = value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (torch's ``_version``)."""
+        return autograd.version_counter(self._data).value
 
     # ------------------------------------------------------------------ autograd
     @property

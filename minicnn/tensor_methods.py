@@ -172,7 +172,7 @@ class TensorMethods:
         return ops.reshape(self, *shape)
 
     def view(self, *shape):
-        return ops.reshape(self, *shape)
+        return ops.view(self, *shape)
 
     def transpose(self, dim0, dim1):
         return ops.transpose(self, dim0, dim1)

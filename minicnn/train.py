@@ -24,12 +24,15 @@ dicts, the epoch, the history and the state of the random generators
 (minicnn's global generator, which drives dropout and augmentation, and the
 training loader's own generator, which draws the shuffles). So a run that is
 stopped after epoch k and resumed with :meth:`Trainer.load_checkpoint` gives
-bit-for-bit the same weights as a run that never stopped (on the CPU; CuPy's
-generators are not saved).
+bit-for-bit the same weights as a run that never stopped (on the CPU, with the
+same number of BLAS threads; CuPy's generators are not saved). The thread
+count is stored too, and resuming with another one warns that the results
+will differ in the last bits (see :mod:`minicnn.random`).
 """
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -46,12 +49,18 @@ METRICS = ("segmentation", "classification")
 
 def _rng_state():
     """The state of minicnn's global NumPy generator (see minicnn.random)."""
-    return {"seed": mc_random.initial_seed(), "numpy": mc_random.generator(np).bit_generator.state}
+    return {"seed": mc_random.initial_seed(), "numpy": mc_random.generator(np).bit_generator.state,
+            "blas_threads": mc_random.blas_threads()}
 
 
 def _set_rng_state(state):
     mc_random.manual_seed(state["seed"])
     mc_random.generator(np).bit_generator.state = state["numpy"]
+    saved, now = state.get("blas_threads"), mc_random.blas_threads()
+    if saved is not None and now is not None and saved != now:
+        warnings.warn(f"Trainer.load_checkpoint: the checkpoint was written with {saved} BLAS threads, this "
+                      f"process uses {now}: training continues, but not bit-identically to a run that never "
+                      f"stopped (set OPENBLAS_NUM_THREADS={saved} for that)", RuntimeWarning, stacklevel=3)
 
 
 class Trainer:
@@ -184,6 +193,9 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs (the total number of epochs) must be a positive int, "
+                             f"got {epochs!r}")
         epochs_bar = tqdm(range(self.epoch, epochs), initial=self.epoch, total=epochs, desc="fit",
                           disable=not self.progress, dynamic_ncols=True)
         for _ in epochs_bar:

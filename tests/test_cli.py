@@ -100,3 +100,62 @@ def test_python_dash_m_minicnn():
     result = subprocess.run([sys.executable, "-m", "minicnn", "train", "nope", "--dataset", "cells"],
                             capture_output=True, text=True, cwd=root, env=env, timeout=120)
     assert result.returncode == 2 and "valid models" in result.stderr
+
+
+# --------------------------------------------------------------------------- arguments checked before any work
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if a run gets as far as building its data or training."""
+    import minicnn.cli
+    import minicnn.train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bad argument was noticed only after work had started")
+    monkeypatch.setattr(minicnn.train.Trainer, "fit", refuse)
+    monkeypatch.setattr(minicnn.cli, "make_cells_loaders", refuse)
+    monkeypatch.setattr(minicnn.cli, "make_digits_loaders", refuse)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--metrics-out", "{tmp}/file.txt/m.json"], "--metrics-out {tmp}/file.txt/m.json: {tmp}/file.txt is a file"),
+    (["--metrics-out", "{tmp}"], "--metrics-out {tmp}: is a folder; give a file name"),
+    (["--plot", "{tmp}/curves.xyz"], "unknown figure format 'xyz'; supported: "),
+    (["--plot", "{tmp}/file.txt/p.png"], "is a file, not a folder"),
+    (["--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir {tmp}/file.txt: {tmp}/file.txt is a file"),
+    (["--metrics-out", "/proc/minicnn/m.json"], "--metrics-out /proc/minicnn/m.json: cannot write in /proc"),
+    (["--resume", "{tmp}/missing.npz"], "--resume {tmp}/missing.npz: no such file"),
+    (["--resume", "{tmp}"], "is a folder; give the checkpoint file"),
+    (["--resume", "{tmp}/file.txt"], "--resume {tmp}/file.txt: minicnn.load: .* is not a minicnn checkpoint"),
+    (["--resume", "{tmp}/plain.npz"], "not a checkpoint written by minicnn train .* lacks epoch, model"),
+])
+def test_bad_paths_exit_2_before_any_work(tmp_path, capsys, no_training, extra, expected):
+    import re
+
+    import numpy as np
+    (tmp_path / "file.txt").write_text("not a folder")
+    np.savez(tmp_path / "plain.npz", w=np.ones(2))
+    argv = ["train", "unet", "--dataset", "cells", *TINY_CELLS, *[a.format(tmp=tmp_path) for a in extra]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: minicnn train") and "Traceback" not in err
+    assert re.search(expected.format(tmp=re.escape(str(tmp_path))) if "{tmp}" in expected else expected, err), err
+
+
+def test_resume_refuses_a_finished_run_and_a_checkpoint_of_another_model(tmp_path, capsys):
+    first = ["train", "unet", "--dataset", "cells", "--checkpoint-dir", str(tmp_path), *TINY_CELLS]
+    assert main([*first, "--epochs", "1"]) == 0
+    checkpoint = str(tmp_path / "last.npz")
+    capsys.readouterr()
+    assert main([*first, "--epochs", "1", "--resume", checkpoint]) == 2
+    assert "already trained 1 epochs and --epochs (1) is the total" in capsys.readouterr().err
+    wider = [a if a != "4" else "8" for a in first]                  # --width 8: other shapes
+    assert main([*wider, "--epochs", "2", "--resume", checkpoint]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit this run (unet, width 8)" in err and "size mismatch" in err and len(err) < 2000
+
+
+def test_demo_checks_its_figure_path_first(tmp_path, capsys, monkeypatch):
+    import minicnn.models
+    monkeypatch.setattr(minicnn.models, "UNet", None)                # building the model would fail
+    assert main(["demo", "--out", str(tmp_path / "x.unknown")]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -209,11 +209,11 @@ def test_load_a_torch_optimizer_state_dict():
 
 def test_bad_arguments_raise_clear_errors():
     p = nn.Parameter(minicnn.tensor(np.ones(2)))
-    with pytest.raises(ValueError, match="invalid learning rate"):
+    with pytest.raises(ValueError, match="SGD: Invalid learning rate: -1"):
         optim.SGD([p], lr=-1)
     with pytest.raises(ValueError, match="Nesterov momentum requires a momentum"):
         optim.SGD([p], lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="invalid betas"):
+    with pytest.raises(ValueError, match="Adam: Invalid beta parameter at index 1: 1.0"):
         optim.Adam([p], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])

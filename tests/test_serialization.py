@@ -204,3 +204,235 @@ def test_unsupported_objects_raise_clear_errors_and_write_nothing(tmp_path, bad,
     with pytest.raises(TypeError, match=message):
         minicnn.save(bad, tmp_path / "x.npz")
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- unreadable, foreign and crafted files
+def _npz_with_meta(path, meta_text, **arrays):
+    """An npz holding ``arrays`` and a hand-written ``__minicnn__`` entry."""
+    np.savez(path, __minicnn__=np.array(meta_text), **arrays)
+
+
+def _meta(tree):
+    import json
+    return json.dumps({"format": "minicnn-npz", "version": 1, "tree": tree})
+
+
+def _npy_entry_bytes(shape, dtype="<f8", data=b""):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + data
+
+
+def _zip(path, entries, compression=None):
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression=compression or zipfile.ZIP_STORED) as z:
+        for name, payload in entries.items():
+            z.writestr(name, payload)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.write_bytes(_npy_entry_bytes((3,), data=bytes(24))), r"single \.npy array .*numpy\.load"),
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "is not a minicnn checkpoint.*starts with"),
+    (lambda p: p.write_bytes(b"hello, world\n"), "starts with b'hello, w'"),
+    (lambda p: p.write_bytes(pickle.dumps([1, 2], protocol=2)), "is a pickle file"),
+    (lambda p: torch.save({"w": torch.ones(2)}, p, _use_new_zipfile_serialization=False), "is a pickle file"),
+    (lambda p: torch.save({"w": torch.ones(2)}, p), "torch.save file"),
+    (lambda p: _zip(p, {"readme.txt": b"hi"}), "entry 'readme.txt' is not a .npy"),
+])
+def test_foreign_files_are_named_for_what_they_are(tmp_path, make, message):
+    path = tmp_path / "file.bin"
+    make(path)
+    with pytest.raises(ValueError, match=message) as info:
+        minicnn.load(path)
+    assert "minicnn.load" in str(info.value) and "file.bin" in str(info.value)
+    assert "needs pickle" not in str(info.value) or "pickle file" in message
+
+
+@pytest.mark.parametrize("keep", [10, 100, 0.5, 0.9, 0.99])
+def test_a_truncated_checkpoint_is_reported_as_damaged(tmp_path, keep):
+    path = tmp_path / "ckpt.npz"
+    minicnn.save(_tree(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[:keep if isinstance(keep, int) else int(len(data) * keep)])
+    with pytest.raises(ValueError, match="minicnn.load: .*ckpt.npz.* (damaged|truncated)"):
+        minicnn.load(path)
+
+
+def test_a_flipped_byte_inside_an_array_is_reported(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, w=np.arange(1000.0))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="minicnn.load: .*damaged"):
+        minicnn.load(path)
+
+
+@pytest.mark.parametrize("meta, message", [
+    ("{not json", "not valid JSON.*JSONDecodeError"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON.*RecursionError"),
+    ('"just a string"', r"not a minicnn checkpoint \(format 'str'\)"),
+    ('{"format": "other", "tree": {}}', r"format 'other'"),
+    ('{"format": "minicnn-npz", "version": 99, "tree": {"value": 1}}', "newer minicnn.*version 99"),
+    ('{"format": "minicnn-npz", "version": "1", "tree": {"value": 1}}', "format version '1', not an int"),
+    (_meta({"array": "missing"}), "names an array 'missing' that the file does not hold"),
+    (_meta({"dict": [["a", {"array": "w"}], ["b", {"array": "nope"}]]}), "array 'nope'"),
+    (_meta({"dict": [["a"]]}), r"dict item is \['a'\]"),
+    (_meta({"dict": [[["list", "key"], {"value": 1}]]}), "not a \\[str or int key, value\\] pair"),
+    (_meta({"dict": "abc"}), "not a list of \\[key, value\\] pairs"),
+    (_meta({"value": [1, 2]}), r"a plain value is \[1, 2\]"),
+    (_meta({"list_values": [1, {"x": 2}]}), "a list of plain values"),
+    (_meta({"tuple": 5}), "a tuple entry is 5"),
+    (_meta({"set": [1]}), "unknown entry"),
+    (_meta({}), "not a JSON object"),
+    (_meta(7), "an entry of its structure is 7"),
+    (_meta(None), "an entry of its structure is None"),
+])
+def test_crafted_structures_raise_value_errors_not_raw_exceptions(tmp_path, meta, message):
+    path = tmp_path / "crafted.npz"
+    _npz_with_meta(path, meta, w=np.ones(2))
+    with pytest.raises(ValueError, match=message) as info:
+        minicnn.load(path)
+    assert str(info.value).startswith("minicnn.load: ") and "crafted.npz" in str(info.value)
+
+
+def test_a_structure_nested_deeper_than_the_limit_is_refused(tmp_path):
+    tree = {"value": 1}
+    for _ in range(serialization.MAX_DEPTH + 5):
+        tree = {"list": [tree]}
+    _npz_with_meta(tmp_path / "deep.npz", _meta(tree))
+    with pytest.raises(ValueError, match=f"nests deeper than {serialization.MAX_DEPTH} levels"):
+        minicnn.load(tmp_path / "deep.npz")
+
+
+def test_a_meta_entry_that_is_not_a_string_is_refused(tmp_path):
+    np.savez(tmp_path / "m.npz", __minicnn__=np.ones(3))
+    with pytest.raises(ValueError, match="__minicnn__ entry of dtype float64 and shape \\(3,\\)"):
+        minicnn.load(tmp_path / "m.npz")
+
+
+def test_a_header_claiming_8_terabytes_is_refused_before_any_allocation(tmp_path):
+    path = tmp_path / "huge.npz"
+    _zip(path, {"w.npy": _npy_entry_bytes((1 << 40,), data=bytes(16))})   # 2**40 float64 = 8 TiB
+    with pytest.raises(ValueError, match=r"array 'w' of shape \(1099511627776,\) and dtype float64: "
+                                         r"8\.0 TiB, more than max_array_bytes"):
+        minicnn.load(path)
+    with pytest.raises(ValueError, match=r"declares shape \(1099511627776,\).*but its entry holds 16"):
+        minicnn.load(path, max_array_bytes=None, max_bytes=None)   # no caps: the entry's size still disagrees
+
+
+def test_a_header_that_disagrees_with_its_data_is_refused(tmp_path):
+    path = tmp_path / "short.npz"
+    _zip(path, {"w.npy": _npy_entry_bytes((10,), data=bytes(40))})
+    with pytest.raises(ValueError, match=r"array 'w' declares shape \(10,\).*80 bytes of data.*holds 40"):
+        minicnn.load(path)
+    _zip(path, {"w.npy": _npy_entry_bytes((2,), dtype="|O", data=bytes(16))})
+    with pytest.raises(ValueError, match="needs pickle"):
+        minicnn.load(path)
+
+
+def test_a_zip_bomb_is_refused_without_inflating_it(tmp_path):
+    import tracemalloc
+    import zipfile
+    path = tmp_path / "bomb.npz"
+    n = (64 << 20) // 8                                              # 64 MiB of float64 zeros ...
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("w.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+            for _ in range(8):
+                f.write(bytes(8 << 20))
+    assert path.stat().st_size < 200_000                             # ... in a file of under 200 kB
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"more than max_bytes=33554432 \(32\.0 MiB\).*larger max_bytes"):
+        minicnn.load(path, max_bytes=32 << 20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 << 20
+    with pytest.raises(ValueError, match="more than max_array_bytes=1048576 \\(1\\.0 MiB\\)"):
+        minicnn.load(path, max_array_bytes=1 << 20)
+    assert minicnn.load(path, max_bytes=None)["w"].shape == (n,)     # a file one trusts still loads
+
+
+def test_the_caps_themselves_are_checked():
+    for bad in (-1, 1.5, "1GB", True):
+        with pytest.raises(ValueError, match="max_bytes must be a non-negative int or None"):
+            minicnn.load(io.BytesIO(), max_bytes=bad)
+
+
+def test_file_objects_in_text_mode_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="text file object"):
+        minicnn.load(io.StringIO("abc"))
+
+
+# --------------------------------------------------------------------------- permissions, links, killed saves
+def test_saving_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "c.npz"
+    minicnn.save({"a": 1}, path)
+    os.chmod(path, 0o644)
+    minicnn.save({"a": 2}, path)
+    assert (os.stat(path).st_mode & 0o777) == 0o644
+    os.chmod(path, 0o600)
+    minicnn.save({"a": 3}, path)
+    assert (os.stat(path).st_mode & 0o777) == 0o600 and minicnn.load(path)["a"] == 3
+
+
+def test_a_new_file_gets_the_permissions_numpy_save_gives(tmp_path):
+    np.save(tmp_path / "reference.npy", np.ones(1))
+    minicnn.save({"a": 1}, tmp_path / "new.npz")
+    assert os.stat(tmp_path / "new.npz").st_mode == os.stat(tmp_path / "reference.npy").st_mode
+
+
+def test_saving_through_a_symbolic_link_replaces_its_target(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "epoch3.npz"
+    minicnn.save({"epoch": 3}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    minicnn.save({"epoch": 4}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert minicnn.load(target)["epoch"] == 4
+    assert sorted(os.listdir(tmp_path / "runs")) == ["epoch3.npz"]
+
+
+def test_save_errors_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="folder .*no_such_dir.* does not exist"):
+        minicnn.save({"a": 1}, tmp_path / "no_such_dir" / "c.npz")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        minicnn.save({"a": 1}, tmp_path)
+
+
+_KILLED_SAVE = """
+import os, signal, sys
+import numpy as np
+import minicnn
+from minicnn import serialization
+
+def killed_half_way(f, **arrays):
+    f.write(b"PK\\x03\\x04" + bytes(1 << 20))
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+serialization.np.savez = killed_half_way
+minicnn.save({"w": np.ones(3)}, sys.argv[1])
+"""
+
+
+def test_temporary_files_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    path = tmp_path / "ckpt.npz"
+    minicnn.save({"epoch": 1}, path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path)], cwd=root,
+                                env=dict(os.environ, PYTHONPATH=root), timeout=120)
+        assert result.returncode == -signal.SIGKILL
+    left = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert len(left) == 1 and os.path.getsize(tmp_path / left[0]) > 1 << 20   # the 2nd removed the 1st's
+    assert minicnn.load(path)["epoch"] == 1                          # the old checkpoint is intact
+    mine = tmp_path / f".ckpt.npz.{serialization.socket.gethostname()}.{os.getpid()}.live.tmp"
+    mine.write_bytes(b"a save in progress")                          # a running process's file stays
+    minicnn.save({"epoch": 2}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", mine.name])

@@ -51,6 +51,9 @@ class DigitsDataset(Dataset):
         n_val = int(round(val_fraction * len(images)))
         part = order[n_val:] if train else order[:n_val]
         if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"DigitsDataset: limit must be a positive int (or None for all samples), "
+                                 f"got {limit!r}")
             part = part[:limit]
         self.images = images[part]
         self.labels = labels[part]

@@ -19,7 +19,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..backend import get_array_module
-from ..utils import check_positive_ints, conv_transpose_output_size, ntuple, padding_pairs
+from ..utils import check_count, check_positive_ints, conv_transpose_output_size, ntuple, padding_pairs
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -40,6 +40,8 @@ class _ConvNd(Module):
                  padding_mode, transposed, output_padding, dims):
         super().__init__()
         name = type(self).__name__
+        in_channels = check_count(name, "in_channels", in_channels)
+        out_channels = check_count(name, "out_channels", out_channels)
         # The checks torch's _ConvNd makes at construction (the weight's shape needs them); the rest
         # of the validation is the functional op's, at the first forward.
         check_positive_ints(name, groups=groups)

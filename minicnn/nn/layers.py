@@ -4,6 +4,7 @@ import math
 from .. import init
 from .. import functional as F
 from ..tensor import Tensor
+from ..utils import check_count, check_tensor
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
@@ -31,6 +32,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        in_features = check_count("Linear", "in_features", in_features)
+        out_features = check_count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(_empty(out_features, in_features))
         self.bias = Parameter(_empty(out_features)) if bias else None
@@ -43,7 +46,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        check_tensor(f"Linear({self.in_features}, {self.out_features})", x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input with "
                              f"{self.in_features} features in the last dimension, got shape {x.shape}")
         return F.linear(x, self.weight, self.bias)

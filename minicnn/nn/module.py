@@ -85,13 +85,30 @@ class Module:
         if not persistent:
             self._non_persistent.add(name)
 
+    def _check_name(self, kind, name):
+        """torch's rules for the name of a parameter, buffer or child module."""
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: {kind} name should be a string, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{type(self).__name__}: {kind} name can't be empty or contain \".\", got: {name!r}")
+        if name in self.__dict__ and name not in self._parameters and name not in self._modules:
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists")
+
     def register_parameter(self, name, param):
+        self._check_name("parameter", name)
         if param is None:
             self._parameters[name] = None
+        elif not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign '{type(param).__name__}' object to parameter "
+                            f"{name!r} (minicnn.nn.Parameter or None required)")
         else:
             setattr(self, name, param)
 
     def add_module(self, name, module):
+        self._check_name("module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass "
+                            f"(child {name!r})")
         self._modules[name] = module
 
     register_module = add_module
@@ -223,6 +240,9 @@ class Module:
         wrongly shaped values are always errors. Every problem is reported by
         name in one ``RuntimeError``. Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not hasattr(state_dict, "items") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected state_dict to be dict-like, got "
+                            f"{type(state_dict).__name__}")
         own = {}
         for mod_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{mod_name}." if mod_name else ""
@@ -238,7 +258,16 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = to_raw_array(value, backend_name=target.backend)
+            if isinstance(value, str) or (hasattr(value, "dtype") and value.dtype.kind not in "biuf"):
+                problems.append(f'While copying the parameter named "{key}", expected an array of numbers '
+                                f"from the checkpoint but received {value!r:.60} (strings are not parsed)")
+                continue
+            try:
+                array = to_raw_array(value, backend_name=target.backend)
+            except (TypeError, ValueError) as exc:
+                problems.append(f'While copying the parameter named "{key}", expected an array of numbers '
+                                f"from the checkpoint but received {type(value).__name__}: {exc}")
+                continue
             if tuple(array.shape) != target.shape:
                 problems.append(f"size mismatch for {key}: copying a param with shape "
                                 f"{tuple(array.shape)}, the shape in current model is {target.shape}")

@@ -1,6 +1,7 @@
 """Activation functions: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax."""
 from ..autograd import Function
 from ..backend import get_array_module
+from ..utils import check_floating, check_not_bool, normalize_dim, promote_to_float
 
 
 class ReLU(Function):
@@ -92,24 +93,28 @@ class LogSoftmax(Function):
 
 
 def relu(x, inplace=False):
+    check_not_bool("relu", x)               # torch: "Boolean inputs not supported for relu"
     return ReLU.apply(x)
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
+    check_floating("leaky_relu", x)         # torch: not implemented for integers
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(promote_to_float(x))   # integers and bools: float32, as torch
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return Tanh.apply(promote_to_float(x))
 
 
 def softmax(x, dim):
-    return Softmax.apply(x, dim=dim)
+    check_floating("softmax", x)
+    return Softmax.apply(x, dim=normalize_dim(dim, x.ndim, "softmax"))
 
 
 def log_softmax(x, dim):
-    return LogSoftmax.apply(x, dim=dim)
+    check_floating("log_softmax", x)
+    return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "log_softmax"))

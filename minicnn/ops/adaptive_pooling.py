@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import check_4d
+from ..utils import check_4d, check_floating
 from .pooling import scatter_to_planes
 
 __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d"]
@@ -166,6 +166,7 @@ def adaptive_avg_pool2d(input, output_size):
     keeping that input size), as ``torch.nn.functional.adaptive_avg_pool2d``. (1, 1) is global
     average pooling."""
     out = _adaptive_output_size("adaptive_avg_pool2d", input, output_size)
+    check_floating("adaptive_avg_pool2d", input)      # torch: not implemented for integers
     return AdaptiveAvgPool2d.apply(input, out=out)
 
 

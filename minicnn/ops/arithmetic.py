@@ -10,6 +10,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ..utils import broadcast_shape, check_not_bool
 
 
 def _shape(x):
@@ -118,25 +119,44 @@ def as_operand(x):
     return Tensor._from_op(x)
 
 
+def operands(op, a, b):
+    """Both operands of a binary op, checked: numbers or arrays, shapes that broadcast (else an error
+    naming the op and both shapes, instead of NumPy's "operands could not be broadcast")."""
+    a, b = as_operand(a), as_operand(b)
+    for x in (a, b):
+        if not hasattr(x, "shape") and (x is None or not isinstance(x, (bool, int, float, complex))):
+            raise TypeError(f"{op}: unsupported operand of type {type(x).__name__} ({x!r}); expected a "
+                            "Tensor or a number")
+    shapes = [x.shape for x in (a, b) if hasattr(x, "shape")]
+    if len(shapes) == 2:
+        broadcast_shape(op, *shapes)
+    return a, b
+
+
 def add(a, b):
-    return Add.apply(as_operand(a), as_operand(b))
+    return Add.apply(*operands("add", a, b))
 
 
 def sub(a, b):
-    return Sub.apply(as_operand(a), as_operand(b))
+    a, b = operands("sub", a, b)
+    if all(getattr(x, "dtype", None) == np.bool_ or isinstance(x, bool) for x in (a, b)):
+        raise TypeError("sub: subtraction, the `-` operator, with two bool tensors is not supported; use the "
+                        "`^` or logical_xor operator instead")
+    return Sub.apply(a, b)
 
 
 def mul(a, b):
-    return Mul.apply(as_operand(a), as_operand(b))
+    return Mul.apply(*operands("mul", a, b))
 
 
 def div(a, b):
-    return Div.apply(as_operand(a), as_operand(b))
+    return Div.apply(*operands("div", a, b))
 
 
 def neg(a):
+    check_not_bool("neg", a)
     return Neg.apply(a)
 
 
 def pow(a, b):
-    return Pow.apply(as_operand(a), as_operand(b))
+    return Pow.apply(*operands("pow", a, b))

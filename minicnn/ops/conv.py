@@ -38,7 +38,8 @@ Because the input gradient is a transposed convolution,
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import check_positive_ints, conv_output_size, padding_pairs, positive_ntuple, unwrap
+from ..utils import (check_not_bool, check_positive_ints, check_same_dtype, check_tensor, conv_output_size,
+                     padding_pairs, positive_ntuple, unwrap)
 from .conv_kernels import channels_first
 from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
 from .im2col import pad2d
@@ -176,6 +177,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             (``groups = C_in``: depthwise).
     Returns: (N, C_out, H_out, W_out).
     """
+    check_conv_dtypes("conv2d", input, weight, bias)
     opts = conv2d_options("conv2d", input.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, dilation, groups)
     return Conv2d.apply(input, weight, bias, **opts)
@@ -191,6 +193,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out[n, f, i] = b[f] + sum_{c, u} W[f, c, u] * x_pad[n, g*C_g + c, i*s + u*d]
     """
     op = "conv1d"
+    check_conv_dtypes(op, input, weight, bias)
     check_conv_shapes(op, input.shape, weight.shape, None if bias is None else bias.shape, groups, dims=1)
     kernel_size = tuple(weight.shape[2:])
     stride = positive_ntuple(stride, 1, "stride", op)
@@ -251,6 +254,16 @@ def check_kernel_fits(op, input_shape, pairs, kernel_size, dilation):
         raise ValueError(f"{op}: the kernel {tuple(kernel_size)} with dilation {tuple(dilation)} spans "
                          f"{spans} but the padded input is only {padded} (input shape {tuple(input_shape)}, "
                          f"padding {pairs}); expected a padded input at least as large as the kernel")
+
+
+def check_conv_dtypes(op, input, weight, bias):
+    """One dtype for input, weight and bias (torch: "expected scalar type Float but found Double"); no bool."""
+    check_tensor(op, input)
+    check_tensor(op, weight, "weight")
+    check_not_bool(op, input)
+    check_same_dtype(op, input, weight)
+    if bias is not None:
+        check_same_dtype(op, input, bias, names=("input", "bias"))
 
 
 def conv2d_options(op, input_shape, weight_shape, bias_shape, stride, padding, dilation, groups):

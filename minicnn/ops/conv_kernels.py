@@ -38,7 +38,7 @@ def channels_first(a, groups):
 def conv2d_columns(x_pad, kernel_size, stride, dilation, groups, out_size):
     """im2col(x_pad) as (groups, C_in/groups * kH * kW, N * H_out * W_out): each group's rows together."""
     cols = im2col(x_pad, kernel_size, stride, dilation, out_size)          # (C_in*kH*kW, N*H_out*W_out)
-    return cols.reshape(groups, -1, cols.shape[-1])
+    return cols.reshape(groups, cols.shape[0] // groups, cols.shape[-1])   # explicit: -1 fails on 0 images
 
 
 def conv2d_forward_kernel(x_pad, weight, stride, dilation, groups, out_size, out=None):

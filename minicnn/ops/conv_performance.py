@@ -45,7 +45,7 @@ def images_per_chunk(x_pad, kernel_size, out_size, chunk_bytes=None):
         chunk_bytes = CHUNK_BYTES
     c_in, (k_h, k_w) = x_pad.shape[1], kernel_size
     per_image = c_in * k_h * k_w * out_size[0] * out_size[1] * x_pad.dtype.itemsize
-    return max(1, chunk_bytes // per_image)
+    return max(1, chunk_bytes // max(per_image, 1))     # no channel or no output pixel: one chunk
 
 
 def conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size, chunk_bytes=None):
@@ -76,7 +76,7 @@ def conv2d_grad_weight(grad_mat, x_pad, weight_shape, stride, dilation, groups, 
     xp = get_array_module(x_pad)
     n, pixels = x_pad.shape[0], out_size[0] * out_size[1]
     step = images_per_chunk(x_pad, weight_shape[2:], out_size, chunk_bytes)
-    grad_w = None
+    grad_w = xp.zeros(weight_shape, dtype=x_pad.dtype) if n == 0 else None   # an empty batch: zeros, as torch
     for start in range(0, n, step):
         stop = min(start + step, n)
         cols = conv2d_columns(x_pad[start:stop], weight_shape[2:], stride, dilation, groups, out_size)

@@ -35,7 +35,7 @@ footprint, exactly the picture above.
 from ..autograd import Function
 from ..backend import get_array_module
 from ..utils import conv_transpose_output_size, ntuple, positive_ntuple, unwrap
-from .conv import check_conv_shapes
+from .conv import check_conv_dtypes, check_conv_shapes
 from .conv_kernels import channels_first, conv2d_forward_kernel, conv2d_grad_weight_kernel
 from .conv_performance import conv2d_input_grad
 from .im2col import pad2d
@@ -150,7 +150,7 @@ class ConvTranspose2d(Function):
             if need_w:
                 grad_w = conv2d_grad_weight_kernel(self.x_mat, grad_cols, self.weight.shape)
         if need_b:
-            grad_b = grad.reshape(grad.shape[0], grad.shape[1], -1).sum(axis=2).sum(axis=0)
+            grad_b = grad.sum(axis=(0, 2, 3))
         return (grad_x if need_x else None), grad_w, grad_b
 
 
@@ -168,6 +168,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         groups: independent groups of channels.
     Returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1.
     """
+    check_conv_dtypes("conv_transpose2d", input, weight, bias)
     opts = conv_transpose2d_options("conv_transpose2d", input.shape, weight.shape,
                                      None if bias is None else bias.shape, stride, padding, output_padding,
                                      groups, dilation)

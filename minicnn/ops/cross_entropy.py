@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ..utils import check_floating
 from .activations import log_softmax
 from .loss_args import (add_batch_axis, as_constant, batch_single_sample, check_reduction, class_view,
                         element_weights, is_floating_target, to_one_hot)
@@ -81,6 +82,7 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean",
     """
     op = "nll_loss"
     check_reduction(op, reduction)
+    check_floating(op, input, "input (log-probabilities)")
     input, target, unbatched = batch_single_sample(op, input, target)
     if unbatched:
         target, pixel_weight = add_batch_axis(target), add_batch_axis(pixel_weight)
@@ -133,6 +135,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     """
     op = "cross_entropy"
     check_reduction(op, reduction)
+    check_floating(op, input, "input (logits)")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     input, target, unbatched = batch_single_sample(op, input, target)

@@ -2,6 +2,7 @@
 from ..autograd import Function
 from ..backend import get_array_module
 from ..random import generator
+from ..utils import check_floating
 
 __all__ = ["dropout", "dropout2d"]
 
@@ -23,9 +24,14 @@ def _mask(x, p, shape):
     return (keep / (1.0 - p)).astype(x.dtype)
 
 
+def _check_p(op, input, p):
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability has to be between 0 and 1, but got {p!r}")
+    check_floating(op, input)      # torch: "result type Float can't be cast to ... Long"
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    _check_p("dropout", input, p)
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -35,6 +41,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Drop whole channels of an (N, C, H, W) input (Tompson et al. 2015)."""
+    _check_p("dropout2d", input, p)
     if not training or p == 0.0:
         return input
     n, c = input.shape[:2]

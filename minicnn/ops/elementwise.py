@@ -5,6 +5,7 @@ upstream gradient by the derivative f'(x) entry by entry (chain rule).
 """
 from ..autograd import Function, unbroadcast
 from ..backend import get_array_module
+from ..utils import broadcast_shape, promote_to_float
 from .arithmetic import as_operand
 
 
@@ -116,15 +117,15 @@ class Where(Function):
 
 
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(promote_to_float(x))   # integers and bools: float32, as torch
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(promote_to_float(x))
 
 
 def sqrt(x):
-    return Sqrt.apply(x)
+    return Sqrt.apply(promote_to_float(x))
 
 
 def abs(x):
@@ -158,4 +159,10 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """``torch.where(condition, a, b)``: a or b may be Python numbers."""
-    return Where.apply(as_operand(condition), as_operand(a), as_operand(b))
+    condition, a, b = as_operand(condition), as_operand(a), as_operand(b)
+    if getattr(condition, "dtype", None) is None or condition.dtype.kind != "b":
+        raise TypeError(f"where: expected condition to be a bool tensor, but got a "
+                        f"{getattr(condition, 'dtype', type(condition).__name__)} one; compare first "
+                        "(x > 0) or convert with .bool()")
+    broadcast_shape("where", *[x.shape for x in (condition, a, b) if hasattr(x, "shape")])
+    return Where.apply(condition, a, b)

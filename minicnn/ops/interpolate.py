@@ -35,6 +35,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..utils import check_floating
 from .adaptive_pooling import adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -197,6 +198,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         align_corners = False
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported by minicnn")
+    if mode in ("bilinear", "area"):     # weighted averages: integer images would be truncated to 0
+        check_floating(f"interpolate (mode={mode!r})", input)
     if mode == "area" and size is None:
         recompute_scale_factor = True
     (oH, oW), (fH, fW) = _output_size(input, size, scale_factor, recompute_scale_factor)

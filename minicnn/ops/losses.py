@@ -27,6 +27,7 @@ re-exports the others):
 import warnings
 
 from ..tensor import Tensor
+from ..utils import broadcast_shape, check_floating
 from .binary_cross_entropy import binary_cross_entropy_with_logits
 from .cross_entropy import cross_entropy, nll_loss
 from .dice import dice_loss
@@ -42,8 +43,10 @@ def mse_loss(input, target, *, reduction="mean"):
     """
     op = "mse_loss"
     check_reduction(op, reduction)
+    check_floating(op, input)
     if not isinstance(target, Tensor):
         target = Tensor._from_op(as_constant(op, "target", target, input))
+    broadcast_shape(op, input.shape, target.shape)
     if target.shape != input.shape:
         warnings.warn(f"{op}: using a target size {target.shape} that is different to the input size "
                       f"{input.shape}. This will likely lead to incorrect results due to broadcasting.",

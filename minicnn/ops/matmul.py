@@ -1,5 +1,6 @@
 """Matrix product with NumPy's broadcasting rules (``a @ b``)."""
 from ..autograd import Function, unbroadcast
+from ..utils import broadcast_shape, check_not_bool, check_same_dtype
 
 
 class MatMul(Function):
@@ -26,5 +27,22 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+def check_matmul(op, a, b):
+    """torch's checks: both at least 1-D, inner sizes equal, batch shapes broadcastable, one dtype."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"{op}: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if a.shape[-1] != inner_b:
+        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the "
+                         f"first has {a.shape[-1]} columns, the second {inner_b} rows")
+    broadcast_shape(f"{op} (batch dimensions of {tuple(a.shape)} and {tuple(b.shape)})",
+                    a.shape[:-2], b.shape[:-2])
+    for x, name in ((a, "first operand"), (b, "second operand")):
+        check_not_bool(op, x, name)
+    check_same_dtype(op, a, b, names=("the first operand", "the second"))
+
+
 def matmul(a, b):
+    check_matmul("matmul", a, b)
     return MatMul.apply(a, b)

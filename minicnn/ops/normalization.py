@@ -33,7 +33,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..utils import unwrap
+from ..utils import check_floating, unwrap
 
 __all__ = ["batch_norm"]
 
@@ -172,6 +172,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, ...), got shape "
                          f"{tuple(input.shape)}")
+    check_floating("batch_norm", input)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps != eps or eps < 0 or \
+            (training and eps == 0):
+        raise ValueError(f"batch_norm: eps must be positive{' during training' if training else ''} "
+                         f"(it keeps 1 / sqrt(var + eps) finite), but got {eps!r}")
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module, scatter_add
-from ..utils import check_4d, conv_output_size, pair
+from ..utils import check_4d, check_floating, conv_output_size, pair
 from .im2col import col2im, crop2d, pad2d, windows
 
 __all__ = ["max_pool2d", "avg_pool2d"]
@@ -59,7 +59,8 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
                     for a in range(kH):
                         for b in range(kW):
                             h, w = i * sH - pH + a * dH, j * sW - pW + b * dW
-                            if 0 <= h < H and 0 <= w < W and x[n, c, h, w] > best:
+                            # NaN counts as the largest value, and a later NaN wins (torch's rule)
+                            if 0 <= h < H and 0 <= w < W and (x[n, c, h, w] > best or np.isnan(x[n, c, h, w])):
                                 best, best_index = x[n, c, h, w], h * W + w
                     y[n, c, i, j], indices[n, c, i, j] = best, best_index
     return y, indices
@@ -167,6 +168,10 @@ class MaxPool2d(Function):
     Fast kernel: a running maximum over the kH*kW offsets. ``better`` marks the
     positions where offset k is strictly above everything seen so far, so the
     *last* offset that was better is the first maximum: arg = max(arg, k * better).
+    NaN: as in torch, a NaN is the maximum (the output is NaN) and the gradient
+    goes to the window's last NaN; ``better`` is therefore also true where the
+    offset holds a NaN (``window > best`` alone is false for NaN, which sent the
+    gradient to the window's first element).
     """
 
     def forward(self, x, kernel, stride, padding, dilation, out):
@@ -185,7 +190,8 @@ class MaxPool2d(Function):
         for k in range(1, kH * kW):
             window = view[..., k // kW, k % kW]                      # offset k of every window
             xp.greater(window, best, out=better)
-            xp.maximum(best, window, out=best)
+            xp.logical_or(better, xp.isnan(window), out=better)
+            xp.maximum(best, window, out=best)          # maximum propagates NaN
             xp.multiply(better, k, out=scratch)
             xp.maximum(arg, scratch, out=arg)
 
@@ -257,6 +263,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     op = "avg_pool2d"
     kernel, stride, padding, _, out = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    check_floating(op, input)     # torch truncates int64 averages and refuses other integer dtypes
     divisor = _avg_pool_divisor(op, input, kernel, stride, padding, out, count_include_pad, divisor_override)
     return AvgPool2d.apply(input, kernel=kernel, stride=stride, padding=padding, out=out, divisor=divisor)
 

@@ -11,24 +11,29 @@ from collections import namedtuple
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ..utils import unwrap
+from ..utils import check_floating, normalize_dim, unwrap
 
 
-def normalize_dims(dim, ndim):
+def normalize_dims(dim, ndim, op="reduction"):
     """``dim`` (None, an int or a tuple, negatives allowed) as a sorted tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    size = builtins.max(ndim, 1)  # torch accepts dim 0 / -1 on a 0-d tensor
-    for d in dims:
-        if not -size <= d < size:
-            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+    dims = (dim,) if not isinstance(dim, (tuple, list)) else tuple(dim)
+    axes = [normalize_dim(d, ndim, op) for d in dims]   # torch accepts dim 0 / -1 on a 0-d tensor
     if ndim == 0:
         return ()  # a 0-d tensor has no axis to reduce
-    axes = tuple(sorted(d % size for d in dims))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"dim {dim} names the same dimension more than once")
-    return axes
+        raise ValueError(f"{op}: dim {dim} names the same dimension more than once")
+    return tuple(sorted(axes))
+
+
+def _check_not_empty(op, x, axes):
+    """A max, min or arg-max over no element has no value (NumPy: "zero-size array to reduction operation
+    maximum which has no identity"); torch's words, naming the op and the shape."""
+    if any(x.shape[a] == 0 for a in axes):
+        raise IndexError(f"{op}(): expected a non-empty reduction: the input of shape {tuple(x.shape)} has "
+                         f"no element along dim {tuple(axes) if axes else 'None'} (specify a dim of non-zero "
+                         "size)")
 
 
 def _restore(grad, in_shape, axes, keepdim):
@@ -129,31 +134,37 @@ class SelectAlongDim(Function):
         return out
 
 
-def _dims(x, dim):
-    return normalize_dims(dim, x.ndim)
+def _dims(x, dim, op="reduction"):
+    return normalize_dims(dim, x.ndim, op)
 
 
 def sum(x, dim=None, keepdim=False):
-    return Sum.apply(x, axes=_dims(x, dim), keepdim=keepdim)
+    return Sum.apply(x, axes=_dims(x, dim, "sum"), keepdim=keepdim)
 
 
 def mean(x, dim=None, keepdim=False):
-    return Mean.apply(x, axes=_dims(x, dim), keepdim=keepdim)
+    check_floating("mean", x)      # torch: "mean(): could not infer output dtype" for integers
+    return Mean.apply(x, axes=_dims(x, dim, "mean"), keepdim=keepdim)
 
 
 def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
     """Variance; ``unbiased=True`` (torch's default) divides by n - 1."""
+    check_floating("var", x)       # torch: "std and var only support floating point"
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(x, axes=_dims(x, dim), keepdim=keepdim, correction=correction)
+    return Var.apply(x, axes=_dims(x, dim, "var"), keepdim=keepdim, correction=correction)
 
 
 def amax(x, dim=None, keepdim=False):
-    return Extreme.apply(x, axes=_dims(x, dim), keepdim=keepdim, largest=True)
+    axes = _dims(x, dim, "amax")
+    _check_not_empty("amax", x, axes)
+    return Extreme.apply(x, axes=axes, keepdim=keepdim, largest=True)
 
 
 def amin(x, dim=None, keepdim=False):
-    return Extreme.apply(x, axes=_dims(x, dim), keepdim=keepdim, largest=False)
+    axes = _dims(x, dim, "amin")
+    _check_not_empty("amin", x, axes)
+    return Extreme.apply(x, axes=axes, keepdim=keepdim, largest=False)
 
 
 def argmax(x, dim=None, keepdim=False):
@@ -169,6 +180,7 @@ def argmin(x, dim=None, keepdim=False):
 def _arg_extreme(x, dim, keepdim, name):
     """``data.argmax``/``argmin`` with torch's ``dim=None`` (flattened) and ``keepdim`` rules."""
     data = unwrap(x)
+    _check_not_empty(name, data, _dims(data, dim, name))
     if dim is None:
         out = getattr(data.reshape(-1), name)()
         return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
@@ -183,6 +195,7 @@ MaxMin = namedtuple("MaxMin", ["values", "indices"])
 def _max_or_min(x, dim, keepdim, largest):
     """torch.max / torch.min: without ``dim`` the value; with ``dim`` the pair (values, indices)."""
     if dim is None:
+        _check_not_empty("max" if largest else "min", x, _dims(x, None))
         return amax(x) if largest else amin(x)
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         from .elementwise import maximum, minimum
@@ -192,7 +205,7 @@ def _max_or_min(x, dim, keepdim, largest):
                         "use amax/amin to reduce several dimensions")
     if x.ndim == 0:
         return MaxMin(x * 1, Tensor._from_op(x.xp.zeros((), dtype=x.xp.int64)))
-    dim = _dims(x, dim)[0]
+    dim = _dims(x, dim, "max" if largest else "min")[0]
     indices = (argmax if largest else argmin)(x, dim).data
     values = SelectAlongDim.apply(x, indices=indices, dim=dim, keepdim=keepdim)
     return MaxMin(values, Tensor._from_op(get_array_module(indices).expand_dims(indices, dim)

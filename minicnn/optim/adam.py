@@ -21,7 +21,7 @@ every weight by the same factor (1 - lr lambda), which is what weight decay mean
 """
 import math
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -31,18 +31,22 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  *, maximize=False):
-        name = type(self).__name__
-        if lr < 0.0:
-            raise ValueError(f"{name}: invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"{name}: invalid epsilon value: {eps}")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{name}: invalid betas {betas}: expected two values in [0, 1)")
-        if weight_decay < 0.0:
-            raise ValueError(f"{name}: invalid weight_decay value: {weight_decay}")
+        self._check_group(dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize)
         super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        """torch's checks and messages: 0 <= lr, 0 <= eps, 0 <= beta_i < 1, 0 <= weight_decay."""
+        name = type(self).__name__
+        check_hyperparameter(name, group["lr"], "learning rate")
+        check_hyperparameter(name, group["eps"], "epsilon value")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            check_hyperparameter(name, beta, f"beta parameter at index {i}", below_one=True)
+        check_hyperparameter(name, group["weight_decay"], "weight_decay value")
 
     def _update(self, p, grad, state, group):
         xp = p.xp

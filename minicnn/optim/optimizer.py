@@ -28,6 +28,8 @@ where parameters are numbered in the order of the groups.
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 
 from ..autograd import enable_grad
 from ..backend import BackendError
@@ -40,6 +42,23 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+
+def check_hyperparameter(optimizer, value, what, *, below_one=False):
+    """Refuse a hyper-parameter torch refuses, with torch's words after the optimiser's name.
+
+    ``value`` must be a real number with ``0 <= value`` (and ``value < 1`` when
+    ``below_one``, for Adam's betas). ``what`` is torch's wording, e.g.
+    ``"learning rate"`` gives "Adam: Invalid learning rate: -1". NaN fails both
+    comparisons and is refused too (torch refuses it for Adam; for SGD it lets a
+    NaN learning rate through, which turns every weight into NaN at the first
+    step); so is infinity, which can only produce inf or NaN weights.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{optimizer}: {what} must be a real number, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not (0.0 <= value and math.isfinite(value)) or (below_one and not value < 1.0):
+        raise ValueError(f"{optimizer}: Invalid {what}: {value}")
 
 
 class Optimizer:
@@ -82,6 +101,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of "
                                  f"required optimization parameter {name}")
             group.setdefault(name, default)
+        self._check_group(group)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in group["params"]}) != len(group["params"]) or \
                 existing & {id(p) for p in group["params"]}:
@@ -124,6 +144,9 @@ class Optimizer:
                 self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
         return loss
 
+    def _check_group(self, group):
+        """Refuse invalid hyper-parameters of a group (subclasses check theirs with check_hyperparameter)."""
+
     def _update(self, p, grad, state, group):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}._update")
 
@@ -153,6 +176,10 @@ class Optimizer:
         strings.
         """
         name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and 'param_groups' "
+                             f"(from Optimizer.state_dict()), got {got}")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved_groups)} parameter "
@@ -173,6 +200,7 @@ class Optimizer:
             if isinstance(group.get("betas"), list):
                 group["betas"] = tuple(group["betas"])
             group["params"] = own["params"]
+            self._check_group(group)
             new_groups.append(group)
         self.state = new_state
         self.param_groups = new_groups
@@ -190,8 +218,14 @@ class Optimizer:
 def _state_value(key, value, param):
     """A saved state entry for ``param``: the step count becomes an int; arrays go to the
     parameter's backend (copied) and, when floating, to its dtype."""
+    if isinstance(value, str):
+        raise TypeError(f"Optimizer.load_state_dict: state entry {key!r} is the string {value!r}; "
+                        "expected a number or an array")
     if key == "step":
-        return int(float(value))  # torch stores it as a float tensor, we as an int
+        step = float(value)  # torch stores it as a float tensor, we as an int
+        if not (step >= 0 and step == int(step)):
+            raise ValueError(f"Optimizer.load_state_dict: 'step' must be a non-negative whole number, got {value}")
+        return int(step)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     array = _to_raw_array(value, backend_name=param.backend)

@@ -15,7 +15,10 @@ at step t (mu = momentum, tau = dampening, lambda = weight_decay):
 This is the "heavy ball" form of momentum (Polyak 1964): the learning rate
 multiplies the buffer, so changing lr mid-run rescales the whole step.
 """
-from .optimizer import Optimizer
+import math
+import numbers
+
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -23,17 +26,21 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  *, maximize=False):
-        if lr < 0.0:
-            raise ValueError(f"SGD: invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"SGD: invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"SGD: invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
+        self._check_group(dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                               nesterov=nesterov))
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        """torch's checks and messages: 0 <= lr, 0 <= momentum, 0 <= weight_decay; Nesterov needs momentum."""
+        check_hyperparameter("SGD", group["lr"], "learning rate")
+        check_hyperparameter("SGD", group["momentum"], "momentum value")
+        check_hyperparameter("SGD", group["weight_decay"], "weight_decay value")
+        if not isinstance(group["dampening"], numbers.Real) or not math.isfinite(group["dampening"]):
+            raise ValueError(f"SGD: Invalid dampening value: {group['dampening']!r}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, p, grad, state, group):
         momentum, weight_decay = group["momentum"], group["weight_decay"]

@@ -24,6 +24,16 @@ def check_input(module, x, in_dim=None):
                          f"got {x.shape[1]} (input shape {tuple(x.shape)})")
 
 
+def check_batch_for_pooled_batch_norm(module, x):
+    """Batch norm over a globally pooled (N, C', 1, 1) tensor sees one value per channel and sample, so
+    in training it needs N >= 2 (torch: "Expected more than 1 value per channel when training").
+    Raise that with the module's name, before the batch norm deep inside raises it without."""
+    if module.training and x.shape[0] < 2:
+        raise ValueError(f"{module_name(module)}: in training mode the batch norm after the global pooling "
+                         f"needs more than 1 value per channel, i.e. a batch of at least 2; got input of shape "
+                         f"{tuple(x.shape)} (call .eval() to use the running statistics)")
+
+
 def reduced_dim(name, in_dim, reduction_factor, minimum=0):
     """``max(in_dim // reduction_factor, minimum)``; a zero-width bottleneck is an error.
 

@@ -37,7 +37,7 @@ from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, reduced_dim
+from ._common import check_batch_for_pooled_batch_norm, check_input, reduced_dim
 from .base import AttentionModule
 
 __all__ = ["BAMChannelAttention", "BAMSpatialAttention", "BAM"]
@@ -65,6 +65,7 @@ class BAMChannelAttention(AttentionModule):
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
+        check_batch_for_pooled_batch_norm(self, x)
         attention = self.mlp(self.avg_pool(x))
         self.keep_attention(attention)
         return attention
@@ -140,6 +141,7 @@ class BAM(AttentionModule):
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
+        check_batch_for_pooled_batch_norm(self, x)
         channel_attention = self.channel_attention(x)     # Mc: (N, C, 1, 1)
         spatial_attention = self.spatial_attention(x)     # Ms: (N, 1, H, W)
         if self.combine == "sum":

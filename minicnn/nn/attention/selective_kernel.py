@@ -38,7 +38,7 @@ from ..layers import ReLU, Softmax
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, reduced_dim
+from ._common import check_batch_for_pooled_batch_norm, check_input, reduced_dim
 from .base import AttentionModule
 
 # Branch, Split, Fuse and Select are SK's internals: importable from this module, not in minicnn.nn.
@@ -145,6 +145,7 @@ class SK(AttentionModule):
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
+        check_batch_for_pooled_batch_norm(self, x)
         branches = self.split(x)            # (N, M, C, H', W')
         z = self.fuse(branches)             # (N, d, 1, 1)
         out = self.select(branches, z)      # (N, C, H', W')
