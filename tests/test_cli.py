@@ -159,3 +159,23 @@ def test_demo_checks_its_figure_path_first(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(minicnn.models, "UNet", None)                # building the model would fail
     assert main(["demo", "--out", str(tmp_path / "x.unknown")]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timeout", "0"], "--timeout: expected a finite number > 0"),
+    (["--timeout", "nan"], "--timeout: expected a finite number > 0"),
+    (["--solutions", "--timeout", "-10"], "--timeout: expected a finite number > 0"),
+    (["--jobs", "0"], "--jobs/-j: expected a positive integer"),
+    (["--memory", "-1"], "--memory: expected a finite number > 0"),
+    (["--solutions", "--impl", "x"], "not allowed with argument --solutions"),
+    (["--impl", "/no/such/folder"], "--impl /no/such/folder: no such folder"),
+    (["--format", "gradescope"], "--format gradescope writes results.json"),
+    (["--batch", "/no/such/folder"], "expected a folder with one sub-folder per student"),
+    (["9.9"], "9.9"),
+])
+def test_grade_refuses_bad_arguments_before_any_work(capsys, args, message):
+    from minicnn.course import grade
+    with pytest.raises(SystemExit) as info:
+        grade.main(args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

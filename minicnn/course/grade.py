@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import registry
+from ..cli_checks import UsageError, check_output_file, positive_float, positive_int
 from .judge.sandbox import Limits, become_subreaper, end_descendants
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,27 +311,15 @@ def table(results, width: int = 120) -> str:
     return "\n".join(lines)
 
 
-def positive(kind, what):
-    """An argparse type: a finite number > 0 (``grade --timeout 0`` is a usage error)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
-        if not value > 0 or value != value or value in (float("inf"),):
-            raise argparse.ArgumentTypeError(f"{what} must be a finite number > 0, not {text}")
-        return value
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minicnn grade",
         description="Run the graded tests of the exercises and print a score table.")
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE",
                         help="exercise ids (3.2), markers (ex3_2) or notebook numbers (3); default: all")
-    parser.add_argument("--solutions", action="store_true", help="grade solutions/ instead of exercises/")
-    parser.add_argument("--impl", metavar="DIR", help="grade the exercise files in DIR instead of exercises/")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--solutions", action="store_true", help="grade solutions/ instead of exercises/")
+    which.add_argument("--impl", metavar="DIR", help="grade the exercise files in DIR instead of exercises/")
     parser.add_argument("--batch", metavar="SUBMISSIONS",
                         help="grade every sub-folder of SUBMISSIONS (one student's exercises/ each); "
                              "writes grades.csv (see --out)")
@@ -339,20 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="gradescope: write Gradescope's results.json to --json PATH")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print the full report of every failed exercise after the table")
-    parser.add_argument("--timeout", type=positive(float, "--timeout"), default=30.0, metavar="S",
+    parser.add_argument("--timeout", type=positive_float, default=30.0, metavar="S",
                         help="time limit of one call into the student's code, in seconds (default 30)")
-    parser.add_argument("--memory", type=positive(float, "--memory"), default=Limits.memory_gb, metavar="GB",
+    parser.add_argument("--memory", type=positive_float, default=Limits.memory_gb, metavar="GB",
                         help=f"memory limit of a worker (default {Limits.memory_gb:g} GB)")
-    parser.add_argument("--cpu-time", type=positive(int, "--cpu-time"), default=Limits.cpu_seconds, metavar="S",
+    parser.add_argument("--cpu-time", type=positive_int, default=Limits.cpu_seconds, metavar="S",
                         help=f"CPU time limit of a worker (default {Limits.cpu_seconds} s)")
-    parser.add_argument("--file-size", type=positive(float, "--file-size"), default=Limits.file_mb, metavar="MB",
+    parser.add_argument("--file-size", type=positive_float, default=Limits.file_mb, metavar="MB",
                         help=f"largest file a worker may write (default {Limits.file_mb:g} MB)")
     parser.add_argument("--same-user", action="store_true",
                         help="as root: run workers as root too (normally they get a user id of their own)")
     parser.add_argument("--sandbox", choices=("none", "namespaces"), default="none",
                         help="namespaces: each worker also gets no network and sees no other process "
                              "(Linux unshare; see docs/instructor.md)")
-    parser.add_argument("--jobs", "-j", type=positive(int, "--jobs"), default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--jobs", "-j", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="exercise files (or, with --batch, students) graded side by side (default 2)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--list", action="store_true", help="list the exercises and exit")
@@ -365,12 +354,12 @@ def results_json(results) -> list:
              "passed": r.passed, "message": r.message, "report": r.report} for r in results]
 
 
-def _check_writable(parser, path):
-    if path is None:
-        return
-    folder = Path(path).resolve().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        parser.error(f"cannot write {path}: {folder} is not a writable folder")
+def _check_writable(parser, path, flag):
+    if path is not None:
+        try:
+            check_output_file(path, flag)
+        except UsageError as exc:
+            parser.error(str(exc))
 
 
 def _batch(args, exercises, limits, parser) -> int:
@@ -379,7 +368,7 @@ def _batch(args, exercises, limits, parser) -> int:
     folder = Path(args.batch)
     if not folder.is_dir() or not batch.students(folder):
         parser.error(f"--batch {folder}: expected a folder with one sub-folder per student")
-    _check_writable(parser, args.out)
+    _check_writable(parser, args.out, "--out")
     start = time.perf_counter()
     try:
         graded = batch.grade_batch(folder, exercises, args.timeout, args.jobs, limits=limits,
@@ -410,7 +399,7 @@ def main(argv=None) -> int:
         parser.error(exc.args[0])
     limits = Limits(timeout=args.timeout, memory_gb=args.memory, cpu_seconds=args.cpu_time,
                     file_mb=args.file_size, same_user=args.same_user, sandbox=args.sandbox)
-    _check_writable(parser, args.json)
+    _check_writable(parser, args.json, "--json")
     if args.format == "gradescope" and not args.json:
         parser.error("--format gradescope writes results.json: give its path with --json PATH")
     if args.batch:
@@ -424,6 +413,8 @@ def main(argv=None) -> int:
         implementation = str(folder.resolve())
     else:
         implementation = os.environ.get("MINICNN_IMPL", "exercises")
+        if implementation not in ("exercises", "solutions") and not Path(implementation).is_dir():
+            parser.error(f"MINICNN_IMPL={implementation}: no such folder")
     print(f"Grading {len(exercises)} exercise(s) in {implementation} ...", flush=True)
     start = time.perf_counter()
     status = 0
@@ -444,6 +435,7 @@ def main(argv=None) -> int:
         print(f"\nGRADING STOPPED: the submission modified the grading files ({', '.join(changed[:5])}). "
               "Restore them (git checkout -- minicnn tests) before grading anything else.", file=sys.stderr)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         if args.format == "gradescope":
             from .gradescope import write_gradescope
             write_gradescope(results, args.json)
