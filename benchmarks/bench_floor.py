@@ -2,6 +2,7 @@
 
     python benchmarks/bench_floor.py                 # every case, median of 15 interleaved repeats
     python benchmarks/bench_floor.py --cases conv,dw --repeats 30
+    python benchmarks/bench_floor.py --threads 1 --clock cpu   # robust on a busy machine
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_floor.py   # OpenBLAS's own choice
 
 For every case, forward + backward in float32, three things are timed in the
@@ -184,7 +185,7 @@ CASES = [  # (group, name, description, builder)
 ]
 
 
-def median_times(runners, repeats, warmup=2, settle=0.0):
+def median_times(runners, repeats, warmup=2, settle=0.0, clock=time.perf_counter):
     """Interleave the runners ``repeats`` times; the median time (s) of each.
 
     ``settle`` seconds of sleep before each run let the other library's idle
@@ -197,9 +198,9 @@ def median_times(runners, repeats, warmup=2, settle=0.0):
     for _ in range(repeats):
         for i, run in enumerate(runners):
             time.sleep(settle)
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[i].append(time.perf_counter() - start)
+            times[i].append(clock() - start)
     return [statistics.median(t) for t in times]
 
 
@@ -211,10 +212,16 @@ def main(argv=None):
                         help="threads for NumPy's BLAS and torch (default: NumPy's own count)")
     parser.add_argument("--settle", type=float, default=0.05,
                         help="seconds of sleep before each timed run (idle threads stop spinning)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed time; cpu: CPU time of this thread (needs --threads 1), which the "
+                             "load of other programs does not inflate")
     args = parser.parse_args(argv)
     import torch
 
     threads = numpy_threads()
+    if args.clock == "cpu" and threads != 1:
+        raise SystemExit("--clock cpu measures one thread's CPU time: use it with --threads 1")
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(threads)
     wanted = {c.strip() for c in args.cases.split(",") if c.strip()}
     print("minicnn vs torch vs the floor (NumPy's own products), forward + backward, float32, CPU")
@@ -222,7 +229,7 @@ def main(argv=None):
     print(f"numpy {np.__version__}  torch {torch.__version__}  BLAS {blas_kernel()}  "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
-    print(f"load average before: {os.getloadavg()}  repeats {args.repeats} (median)\n")
+    print(f"load average before: {os.getloadavg()}  repeats {args.repeats} (median), clock {args.clock}\n")
     print("| case | minicnn | torch | floor (NumPy) | minicnn / torch | minicnn / floor |")
     print("|---|---:|---:|---:|---:|---:|")
     ratios = {}
@@ -240,7 +247,7 @@ def main(argv=None):
                    make_runner(torch_fn, torch_tensors, torch.tensor(upstream))]
         if floor is not None:
             runners.append(floor)
-        times = median_times(runners, args.repeats, settle=args.settle)
+        times = median_times(runners, args.repeats, settle=args.settle, clock=clock)
         t_mc, t_torch = times[0], times[1]
         t_floor = times[2] if floor is not None else None
         ratios.setdefault(group, []).append((t_mc / t_torch, t_mc / t_floor if t_floor else None))
