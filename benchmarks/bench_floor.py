@@ -107,9 +107,14 @@ def conv_transpose_products(n, c, f, size, k):
 
 
 def multiply_add_floor(shape, taps, rng):
-    """A runner doing 3 * ``taps`` in-place multiply-adds ``acc += a * w`` (w per channel) on ``shape``."""
+    """A runner doing 3 * ``taps`` in-place multiply-adds ``acc += a * w`` on arrays of ``shape``.
+
+    ``w`` is one weight per channel, laid out as a contiguous (C, H, W) plane (NumPy's fastest
+    form: every operand contiguous); NumPy has no fused multiply-add, so each is two passes.
+    """
     acc, a, tmp = (rng.standard_normal(shape, dtype=np.float32) for _ in range(3))
-    w = rng.standard_normal((shape[1], 1, 1), dtype=np.float32)
+    w = np.ascontiguousarray(np.broadcast_to(rng.standard_normal((shape[1], 1, 1), dtype=np.float32),
+                                             shape[1:]))
 
     def run():
         for _ in range(3 * taps):
