@@ -411,6 +411,8 @@ def _all_functions(cls=Function):
 def instrument(timer):
     """Wrap every Function's forward/backward and the convolution helpers; returns an undo function."""
     import minicnn.ops.conv as conv_mod
+    import minicnn.ops.conv_kernels as kernels_mod
+    import minicnn.ops.conv_performance as performance_mod
     import minicnn.ops.conv_transpose as convt_mod
     import minicnn.ops.im2col as im2col_mod
 
@@ -424,7 +426,7 @@ def instrument(timer):
                 undo.append((cls, phase, original))
     helpers = ("im2col", "col2im", "pad2d", "crop2d", "channels_first", "flip_weight",
                "conv2d_forward_kernel", "conv2d_grad_weight_kernel", "conv2d_input_grad")
-    for module in (conv_mod, convt_mod, im2col_mod):
+    for module in (conv_mod, kernels_mod, performance_mod, convt_mod, im2col_mod):
         for name in helpers:
             if hasattr(module, name) and callable(getattr(module, name)):
                 original = getattr(module, name)

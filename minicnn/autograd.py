@@ -45,6 +45,7 @@ import functools
 import numpy as np
 
 from . import backend
+from .utils import unwrap
 
 # --------------------------------------------------------------------------- grad mode
 _grad_enabled = True
@@ -158,7 +159,7 @@ class Function:
         tensors = [a for a in args if isinstance(a, Tensor)]
         _check_same_backend(cls.__name__, tensors)
         fn = cls()
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [unwrap(a) for a in args]
         outputs = fn.forward(*raw, **kwargs)
         extras = ()
         if isinstance(outputs, tuple):

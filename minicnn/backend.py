@@ -31,6 +31,8 @@ import importlib
 
 import numpy as np
 
+from .utils import unwrap
+
 CUPY_INSTALL_HINT = (
     "CuPy is needed for the GPU backend. Install the wheel matching your CUDA major version, "
     "e.g. `pip install -e .[cuda12]` (cupy-cuda12x) or `pip install -e .[cuda13]` (cupy-cuda13x), "
@@ -103,7 +105,7 @@ def get_array_module(*arrays):
     Like ``cupy.get_array_module``: the first non-NumPy array decides.
     """
     for a in arrays:
-        data = getattr(a, "data", a) if hasattr(a, "_is_minicnn_tensor") else a
+        data = unwrap(a)
         name = backend_of_array(data)
         if name != "numpy" and not isinstance(data, (int, float, bool, np.generic)):
             return module_of_backend(name)

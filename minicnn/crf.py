@@ -1,7 +1,8 @@
 """A small, exact fully connected CRF with mean-field inference (the post-processing of DeepLab v1/v2).
 
 Krähenbühl & Koltun, "Efficient Inference in Fully Connected CRFs with
-Gaussian Edge Potentials", NIPS 2011; Chen et al., DeepLab (seed 003).
+Gaussian Edge Potentials", NIPS 2011; Chen et al., DeepLab ([Krähenbühl & Koltun, 2011],
+[Chen et al., 2015] in docs/bibliography.md).
 
 A network's per-pixel probabilities P(x_i) ignore each other; a fully
 connected conditional random field couples *every* pair of pixels. For a
@@ -53,12 +54,9 @@ import math
 import numpy as np
 
 from .backend import get_array_module
+from .utils import unwrap
 
 __all__ = ["DenseCRF", "pairwise_kernel", "mean_field", "crf_energy", "free_energy", "unary_from_probabilities"]
-
-
-def _raw(a):
-    return a.data if hasattr(a, "_is_minicnn_tensor") else a
 
 
 def _squared_distances(features):
@@ -79,7 +77,7 @@ def pairwise_kernel(image, w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, t
     ``image``: (C, H, W) or (H, W) array (colour or intensity). Row / column
     i = h * W + w. O(N^2 d) time, O(N^2) memory.
     """
-    image = _raw(image)
+    image = unwrap(image)
     xp = get_array_module(image)
     if image.ndim == 2:
         image = image[None]
@@ -105,7 +103,7 @@ def pairwise_kernel(image, w1=10.0, theta_alpha=80.0, theta_beta=13.0, w2=3.0, t
 
 def unary_from_probabilities(probabilities, eps=1e-8):
     """theta_i(l) = -log P_i(l), clipped at ``eps`` (probabilities (L, H, W) -> unary (L, H, W))."""
-    probabilities = _raw(probabilities)
+    probabilities = unwrap(probabilities)
     xp = get_array_module(probabilities)
     return -xp.log(xp.clip(probabilities, eps, 1.0))
 
@@ -119,7 +117,7 @@ def _softmax_labels(logits):
 
 
 def _flatten(unary):
-    unary = _raw(unary)
+    unary = unwrap(unary)
     if unary.ndim != 3:
         raise ValueError(f"dense CRF: expected a unary of shape (L, H, W), got {unary.shape}")
     return unary.reshape(unary.shape[0], -1)
@@ -150,7 +148,7 @@ def mean_field(unary, kernel, n_iterations=5, return_history=False):
 
 def crf_energy(labels, unary, kernel):
     """E(x) = sum_i unary_i(x_i) + sum_{i<j} K_ij [x_i != x_j] of a labelling ``labels`` (H, W)."""
-    labels = _raw(labels)
+    labels = unwrap(labels)
     flat = _flatten(unary)
     xp = get_array_module(flat)
     x = labels.reshape(-1)
@@ -203,8 +201,8 @@ class DenseCRF:
                                self.max_pixels)
 
     def __call__(self, probabilities, image):
-        probabilities = _raw(probabilities)
-        image = _raw(image)
+        probabilities = unwrap(probabilities)
+        image = unwrap(image)
         if probabilities.ndim != 3 or tuple(probabilities.shape[1:]) != tuple(image.shape[-2:]):
             raise ValueError(f"DenseCRF: expected probabilities (L, H, W) matching the image's H x W, got "
                              f"{probabilities.shape} and an image of shape {image.shape}")

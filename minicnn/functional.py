@@ -11,5 +11,7 @@ from .ops.padding import *  # noqa: F401,F403
 from .ops.conv import *  # noqa: F401,F403
 from .ops.conv_transpose import *  # noqa: F401,F403
 from .ops.pooling import *  # noqa: F401,F403
+from .ops.adaptive_pooling import *  # noqa: F401,F403
+from .ops.unpooling import *  # noqa: F401,F403
 from .ops.normalization import *  # noqa: F401,F403
 from .ops.interpolate import *  # noqa: F401,F403

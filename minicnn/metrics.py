@@ -34,18 +34,14 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .utils import unwrap
 
 __all__ = ["confusion_matrix", "scores_from_confusion_matrix", "segmentation_scores", "top1_accuracy"]
 
 
-def _raw(a):
-    """The raw array of a minicnn Tensor (or the array itself)."""
-    return a.data if hasattr(a, "_is_minicnn_tensor") else a
-
-
 def _labels(pred, target, where):
     """Turn scores ``(N, C, ...)`` into labels ``(N, ...)`` when ``pred`` has one axis more than ``target``."""
-    pred, target = _raw(pred), _raw(target)
+    pred, target = unwrap(pred), unwrap(target)
     xp = get_array_module(pred, target)
     pred, target = xp.asarray(pred), xp.asarray(target)
     if pred.ndim == target.ndim + 1:
@@ -101,7 +97,7 @@ def scores_from_confusion_matrix(cm):
     ``fw_iu`` (floats) and ``iou``, ``dice`` (per-class NumPy arrays, NaN for
     classes absent from both target and prediction). See the module docstring.
     """
-    n = to_numpy(_raw(cm)).astype(np.float64)
+    n = to_numpy(unwrap(cm)).astype(np.float64)
     n_ii = np.diag(n)
     t = n.sum(axis=1)                 # t_i = sum_j n_ij: pixels of true class i
     predicted = n.sum(axis=0)         # sum_j n_ji: pixels predicted as class i

@@ -27,6 +27,7 @@ import os
 import numpy as np
 
 from .backend import to_numpy
+from .utils import unwrap
 
 __all__ = ["plot_history", "plot_predictions", "attention_maps", "plot_attention", "plot_demo",
            "save_figure", "predict"]
@@ -38,8 +39,7 @@ def _new_figure(figsize):
 
 
 def _numpy(a):
-    a = a.data if hasattr(a, "_is_minicnn_tensor") else a
-    return to_numpy(a)
+    return to_numpy(unwrap(a))
 
 
 def save_figure(fig, path, dpi=110):

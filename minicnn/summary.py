@@ -18,7 +18,7 @@ batch included (use a batch of 1 for "per image" numbers):
 
 Biases are not counted as MACs (a bias is an addition only).
 
-Example (course seed 000, "Separable Convolutional Layer (Computation Example)"):
+Example (the cost count of a depthwise-separable convolution, as in MobileNets [Howard et al., 2017]):
 a 12 x 12 single-channel image, a 5 x 5 kernel without padding (8 x 8 output),
 256 output channels::
 

@@ -25,7 +25,7 @@ from . import autograd, backend
 DEFAULT_DTYPE = np.float32
 
 
-def _to_raw_array(data, dtype=None, backend_name=None):
+def to_raw_array(data, dtype=None, backend_name=None):
     """Turn ``data`` (list, scalar, NumPy/CuPy/strict array, Tensor, torch tensor) into a raw array."""
     if isinstance(data, Tensor):
         data = data.data
@@ -58,7 +58,7 @@ class Tensor:
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _to_raw_array(data, dtype)
+        self.data = to_raw_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self._retains_grad = False
@@ -131,7 +131,7 @@ class Tensor:
                                    f"(this tensor has shape {self.shape}); pass grad=")
             grad = xp.ones_like(self.data)
         else:
-            grad = _to_raw_array(grad, dtype=self.dtype, backend_name=self.backend)
+            grad = to_raw_array(grad, dtype=self.dtype, backend_name=self.backend)
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
         autograd.run_backward(self, grad, retain_graph=retain_graph)
@@ -221,27 +221,8 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, target):
-        """Move to a device (``"cpu"``, ``"gpu"``/``"cuda"``, ``"strict"``) or cast to a dtype.
-
-        Moving is differentiable: the gradient flows back to the source device.
-        """
-        if isinstance(target, str) and not target.startswith(("float", "int", "bool")):
-            name = backend.backend_of_device(target)
-            return self if name == self.backend else ops.ToBackend.apply(self, name=name)
-        return self.type(target)
-
     def cpu(self):
         return self.to("cpu")
-
-    def type(self, dtype):
-        """Cast to ``dtype``: differentiable between float types; a cast to int or bool has no grad."""
-        dtype = np.dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        if dtype.kind not in "fc":
-            return Tensor._from_op(self.data.astype(dtype))
-        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self):
         return self.type(np.float32)
@@ -251,9 +232,6 @@ class Tensor:
 
     def long(self):
         return self.type(np.int64)
-
-    def clone(self):
-        return ops.Clone.apply(self)
 
     def __array__(self, dtype=None, copy=None):
         """``np.asarray(t)`` for CPU tensors. A GPU (or strict) tensor refuses, as torch's CUDA
@@ -273,158 +251,7 @@ class Tensor:
     def __bool__(self):
         return bool(self.item())
 
-    # ------------------------------------------------------------------ operators (see minicnn.ops)
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return ops.sub(other, self)
-
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.div(other, self)
-
-    def __neg__(self):
-        return ops.neg(self)
-
-    def __pow__(self, exponent):
-        return ops.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return ops.pow(base, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index)
-
-    # Comparisons give boolean tensors without gradient.
-    def __lt__(self, other):
-        return ops.compare(self, other, "less")
-
-    def __le__(self, other):
-        return ops.compare(self, other, "less_equal")
-
-    def __gt__(self, other):
-        return ops.compare(self, other, "greater")
-
-    def __ge__(self, other):
-        return ops.compare(self, other, "greater_equal")
-
-    def eq(self, other):
-        return ops.compare(self, other, "equal")
-
-    def ne(self, other):
-        return ops.compare(self, other, "not_equal")
-
-    __hash__ = object.__hash__
-
-    # ------------------------------------------------------------------ methods (torch.Tensor names)
-    def exp(self):
-        return ops.exp(self)
-
-    def log(self):
-        return ops.log(self)
-
-    def sqrt(self):
-        return ops.sqrt(self)
-
-    def abs(self):
-        return ops.abs(self)
-
-    def clamp(self, min=None, max=None):
-        return ops.clamp(self, min, max)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def softmax(self, dim):
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        return ops.log_softmax(self, dim)
-
-    def matmul(self, other):
-        return ops.matmul(self, other)
-
-    def pow(self, exponent):
-        return ops.pow(self, exponent)
-
-    def sum(self, dim=None, keepdim=False):
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return ops.mean(self, dim, keepdim)
-
-    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
-        return ops.var(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
-
-    def max(self, dim=None, keepdim=False):
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return ops.min(self, dim, keepdim)
-
-    def amax(self, dim=None, keepdim=False):
-        return ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        return ops.amin(self, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        return ops.argmax(self, dim, keepdim)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, *shape)
-
-    def view(self, *shape):
-        return ops.reshape(self, *shape)
-
-    def transpose(self, dim0, dim1):
-        return ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return ops.permute(self, *dims)
-
-    @property
-    def T(self):
-        return ops.permute(self, *reversed(range(self.ndim)))
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim=None):
-        return ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return ops.unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return ops.expand(self, *sizes)
+    __hash__ = object.__hash__  # (the operators, comparisons included, are in tensor_methods.py)
 
 
 def tensor(data, requires_grad=False, dtype=None) -> Tensor:
@@ -439,5 +266,5 @@ def tensor(data, requires_grad=False, dtype=None) -> Tensor:
     return t.requires_grad_(requires_grad)
 
 
-# The ops import Tensor, so they are imported after it is defined.
-from . import ops  # noqa: E402
+# kept until minicnn/optim imports the public name
+_to_raw_array = to_raw_array

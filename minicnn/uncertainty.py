@@ -1,7 +1,7 @@
 """Uncertainty for segmentation: Monte Carlo dropout (epistemic) and heteroscedastic losses (aleatoric).
 
 Kendall & Gal, "What Uncertainties Do We Need in Bayesian Deep Learning for
-Computer Vision?", NIPS 2017 (seed 003); Gal & Ghahramani, "Dropout as a
+Computer Vision?", NIPS 2017 [Kendall & Gal, 2017]; Gal & Ghahramani, "Dropout as a
 Bayesian Approximation", ICML 2016.
 
 Two kinds of uncertainty:
@@ -58,6 +58,7 @@ from .backend import get_array_module, to_numpy
 from .nn.layers import Dropout
 from .random import generator
 from .tensor import Tensor
+from .utils import unwrap
 
 __all__ = ["enable_dropout", "MCDropoutPrediction", "mc_dropout_predict", "mc_dropout_regression",
            "entropy", "heteroscedastic_regression_loss", "heteroscedastic_classification_loss",
@@ -268,14 +269,14 @@ def heteroscedastic_classification_loss(logits, log_variance, target, T=10, nois
             tuple(log_variance.shape[2:]) != tuple(logits.shape[2:]) or log_variance.shape[0] != logits.shape[0]:
         raise ValueError(f"heteroscedastic_classification_loss: log_variance must be (N, 1, ...) or (N, C, ...) "
                          f"like the logits {tuple(logits.shape)}, got {tuple(log_variance.shape)}")
-    target_raw = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    target_raw = xp.asarray(unwrap(target))
     if tuple(target_raw.shape) != (logits.shape[0],) + tuple(logits.shape[2:]):
         raise ValueError(f"heteroscedastic_classification_loss: target must be (N, ...) = "
                          f"{(logits.shape[0],) + tuple(logits.shape[2:])}, got {tuple(target_raw.shape)}")
     if noise is None:
         noise = generator(xp).standard_normal((T,) + tuple(logits.shape)).astype(logits.dtype)
     else:
-        noise = noise.data if isinstance(noise, Tensor) else xp.asarray(noise, dtype=logits.dtype)
+        noise = unwrap(noise) if isinstance(noise, Tensor) else xp.asarray(noise, dtype=logits.dtype)
         if noise.ndim != logits.ndim + 1 or tuple(noise.shape[1:]) != tuple(logits.shape):
             raise ValueError(f"heteroscedastic_classification_loss: noise must be (T,) + {tuple(logits.shape)}, "
                              f"got {tuple(noise.shape)}")
@@ -312,8 +313,7 @@ def plot_uncertainty(image, prediction, maps, target=None, fig=None, cmap="magma
     from matplotlib.figure import Figure
 
     def host(a):
-        a = a.data if isinstance(a, Tensor) else a
-        return np.asarray(to_numpy(a), dtype=np.float64)
+        return np.asarray(to_numpy(unwrap(a)), dtype=np.float64)
 
     image = host(image)
     if image.ndim == 3:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.functional as F
 from minicnn import nn
-from minicnn.ops.conv import _conv2d_options, conv2d_input_grad, conv2d_naive
+from minicnn.ops import im2col as I2C
+from minicnn.ops.conv import conv2d_backward_naive, conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
 
 
@@ -219,13 +220,48 @@ def test_fast_conv2d_equals_naive_loops(cfg):
 @settings(max_examples=10)
 @_with_examples
 @given(cfg=conv2d_configs())
+def test_fast_conv2d_backward_equals_naive_loops(cfg):
+    """Every gradient of the fast Conv2d (im2col + matmuls, in chunks) == the loops of conv2d_backward_naive."""
+    x, w, b = conv2d_arrays(cfg)
+    inputs = [minicnn.tensor(x, requires_grad=True), minicnn.tensor(w, requires_grad=True)]
+    inputs.append(None if b is None else minicnn.tensor(b, requires_grad=True))
+    y = F.conv2d(*inputs, **conv2d_kwargs(cfg))
+    grad = np.random.default_rng(cfg["seed"]).standard_normal(y.shape)
+    y.backward(grad)
+    naive = conv2d_backward_naive(grad, x, w, **conv2d_kwargs(cfg))
+    for name, t, expected in zip(("input", "weight", "bias"), inputs, naive):
+        if t is not None:
+            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
+def test_im2col_and_col2im_equal_naive_loops(cfg):
+    """The strided-view im2col and the offset-loop col2im == one loop per entry."""
+    x, w, _ = conv2d_arrays(cfg)
+    opts = conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))
+    x_pad = I2C.pad2d(x, opts["padding"])
+    out_size = tuple(I2C.conv_output_size(n, k, s, 0, d) for n, k, s, d in
+                     zip(x_pad.shape[2:], w.shape[2:], opts["stride"], opts["dilation"]))
+    geometry = (w.shape[2:], opts["stride"], opts["dilation"], out_size)
+    cols = I2C.im2col(x_pad, *geometry)
+    np.testing.assert_array_equal(cols, I2C.im2col_naive(x_pad, *geometry))
+    upstream = np.random.default_rng(cfg["seed"]).standard_normal(cols.shape)
+    np.testing.assert_allclose(I2C.col2im(upstream, x_pad.shape, *geometry),
+                               I2C.col2im_naive(upstream, x_pad.shape, *geometry), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv2d_configs())
 def test_both_input_gradient_algorithms_agree(cfg):
     """The full convolution with the flipped kernel (stride 1) == matmul + col2im."""
     cfg = dict(cfg, stride=(1, 1))
     x, w, _ = conv2d_arrays(cfg)
     y = F.conv2d(minicnn.tensor(x), minicnn.tensor(w), **conv2d_kwargs(cfg))
     grad = np.random.default_rng(0).standard_normal(y.shape)
-    opts = _conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))  # padding as 4 numbers
+    opts = conv2d_options("test", x.shape, w.shape, None, **conv2d_kwargs(cfg))  # padding as 4 numbers
     full = conv2d_input_grad(grad, w, x.shape[2:], method="full", **opts)
     col2im = conv2d_input_grad(grad, w, x.shape[2:], method="col2im", **opts)
     np.testing.assert_allclose(full, col2im, rtol=1e-12, atol=1e-12)
@@ -420,7 +456,7 @@ def test_coordconv_rejects_3d_input():
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=(2, 1), dilation=2, groups=2)])
 def test_chunked_columns_give_the_same_result_as_one_chunk(monkeypatch, backend, kwargs):
     """With a tiny chunk budget every image is its own chunk: forward and gradients still match torch."""
-    monkeypatch.setattr("minicnn.ops.conv.CHUNK_BYTES", 1)
+    monkeypatch.setattr("minicnn.ops.conv_performance.CHUNK_BYTES", 1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 4, 7, 6))
     w = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.functional as F
 from minicnn import nn
-from minicnn.ops.conv_transpose import conv_transpose2d_naive
+from minicnn.ops.conv_transpose import conv_transpose2d_backward_naive, conv_transpose2d_naive
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
 
 
@@ -88,6 +88,23 @@ def test_fast_conv_transpose2d_equals_naive_loops(cfg):
     fast = F.conv_transpose2d(minicnn.tensor(x), minicnn.tensor(w), None if b is None else minicnn.tensor(b),
                               **kwargs_for(cfg)).numpy()
     np.testing.assert_allclose(fast, conv_transpose2d_naive(x, w, b, **kwargs_for(cfg)), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10)
+@_with_examples
+@given(cfg=conv_transpose2d_configs())
+def test_fast_conv_transpose2d_backward_equals_naive_loops(cfg):
+    """Every gradient of the fast ConvTranspose2d (conv2d's kernels, roles swapped) == the naive loops."""
+    x, w, b = arrays_for(cfg)
+    inputs = [minicnn.tensor(x, requires_grad=True), minicnn.tensor(w, requires_grad=True)]
+    inputs.append(None if b is None else minicnn.tensor(b, requires_grad=True))
+    y = F.conv_transpose2d(*inputs, **kwargs_for(cfg))
+    grad = np.random.default_rng(cfg["seed"]).standard_normal(y.shape)
+    y.backward(grad)
+    naive = conv_transpose2d_backward_naive(grad, x, w, **kwargs_for(cfg))
+    for name, t, expected in zip(("input", "weight", "bias"), inputs, naive):
+        if t is not None:
+            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @settings(max_examples=10)

@@ -19,9 +19,12 @@ import minicnn
 import minicnn.functional as F
 from minicnn import nn
 from minicnn.backend import to_numpy
+from minicnn.ops import adaptive_pooling as AP
 from minicnn.ops import pooling as P
+from minicnn.ops import unpooling as UP
 from minicnn.testing import assert_parity, gradcheck
 from minicnn.testing.strategies import tie_free_arrays
+from minicnn.utils import conv_output_size
 
 TF = torch.nn.functional
 
@@ -100,7 +103,7 @@ def test_max_unpool2d_gradcheck(backend, case):
     # write it once and both copies would get its gradient, as in torch: not a function to gradcheck.)
     stride = tuple(max(s, k) for s, k in zip(options["stride"], options["kernel_size"]))
     options = dict(options, stride=stride, dilation=1, ceil_mode=False)
-    if min(P.pool_output_size(n, k, s, p) for n, k, s, p in
+    if min(conv_output_size(n, k, s, 2 * p) for n, k, s, p in
            zip(x.shape[2:], options["kernel_size"], options["stride"], options["padding"])) < 1:
         return
     y, indices = F.max_pool2d(_tensor(x, False), **options, return_indices=True)
@@ -214,14 +217,14 @@ def test_adaptive_pools_naive_equal_fast(case):
     x, out = case
     t = _tensor(x)
     y = F.adaptive_avg_pool2d(t, out)
-    np.testing.assert_allclose(y.numpy(), P.adaptive_avg_pool2d_naive(x, out), atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), AP.adaptive_avg_pool2d_naive(x, out), atol=1e-12)
     g = np.random.default_rng(0).standard_normal(y.shape)
     y.backward(g)
-    np.testing.assert_allclose(t.grad.numpy(), P.adaptive_avg_pool2d_backward_naive(g, x.shape), atol=1e-12)
+    np.testing.assert_allclose(t.grad.numpy(), AP.adaptive_avg_pool2d_backward_naive(g, x.shape), atol=1e-12)
 
     t = _tensor(x)
     y, indices = F.adaptive_max_pool2d(t, out, return_indices=True)
-    y_naive, indices_naive = P.adaptive_max_pool2d_naive(x, out)
+    y_naive, indices_naive = AP.adaptive_max_pool2d_naive(x, out)
     np.testing.assert_array_equal(y.numpy(), y_naive)
     np.testing.assert_array_equal(indices.numpy(), indices_naive)
     y.backward(g)
@@ -232,7 +235,7 @@ def test_max_unpool2d_naive_equals_fast():
     x = np.random.default_rng(0).permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6).astype(np.float64)
     pooled, indices = F.max_pool2d(_tensor(x, False), 3, 2, 1, return_indices=True)
     y = F.max_unpool2d(pooled, indices, 3, 2, 1, output_size=(7, 6))
-    np.testing.assert_array_equal(y.numpy(), P.max_unpool2d_naive(pooled.numpy(), indices.numpy(), (7, 6)))
+    np.testing.assert_array_equal(y.numpy(), UP.max_unpool2d_naive(pooled.numpy(), indices.numpy(), (7, 6)))
 
 
 def test_global_pooling():
@@ -333,7 +336,7 @@ def test_output_size_formula_matches_torch():
                 for p in range(0, k // 2 + 1):
                     for d in (1, 2):
                         for ceil in (False, True):
-                            ours = P.pool_output_size(size, k, s, p, d, ceil)
+                            ours = conv_output_size(size, k, s, 2 * p, d, ceil)
                             if ours < 1:
                                 continue
                             theirs = TF.max_pool2d(torch.zeros(1, 1, size, size), k, s, p, d, ceil).shape[-1]

@@ -1,4 +1,4 @@
-"""The attention-gated classification network of Schlemper et al. (seed 001).
+"""The attention-gated classification network of Schlemper et al. (2019).
 
 Schlemper, Oktay, Schaap, Heinrich, Kainz, Glocker, Rueckert, "Attention
 gated networks: Learning to leverage salient regions in medical images",
@@ -6,7 +6,7 @@ Medical Image Analysis 2019 (the official code: ozan-oktay/Attention-Gated-
 Networks, ``sononet_grid_attention``).
 
 A plain VGG-like feature extractor, five blocks of 3x3 convolutions (padding 1)
-with 2x2 max pooling between them (seed 001)::
+with 2x2 max pooling between them (AG-Sononet, the paper's network)::
 
     conv1: 3 x [conv 3x3, 8 filters, ReLU]      H
     conv2: 3 x [conv 3x3, 16 filters, ReLU]     H/2
@@ -67,7 +67,7 @@ class AttentionGatedClassifier(Module):
     Args:
         in_channels: image channels (default 1).
         num_classes: number of classes (default 10).
-        channels: filters of the five blocks (default (8, 16, 32, 64, 64), seed 001).
+        channels: filters of the five blocks (default (8, 16, 32, 64, 64), the paper's).
         n_convs: convolutions per block (default (3, 3, 3, 2, 2)).
         batch_norm: batch norm after every convolution (default True, the official code).
         aggregation: ``"concat"`` (default) or ``"mean"``, see the module docstring.

@@ -1,7 +1,7 @@
 """The context module of Yu & Koltun: stacked dilated convolutions with exponentially growing dilation.
 
 Yu & Koltun, "Multi-Scale Context Aggregation by Dilated Convolutions",
-ICLR 2016 (seed 003).
+ICLR 2016 ([Yu & Koltun, 2016] in docs/bibliography.md).
 
 The l-dilated convolution of a map F with a (2r+1) x (2r+1) filter k reads
 every l-th pixel:

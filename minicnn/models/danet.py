@@ -1,4 +1,4 @@
-"""DANet: Dual Attention Network for scene segmentation (Fu et al., CVPR 2019; seed 003).
+"""DANet: Dual Attention Network for scene segmentation (Fu et al., CVPR 2019).
 
 A dilated ResNet keeps the resolution of the last two stages (output stride
 8: a 512x512 image gives 64x64 features), and a head with two parallel

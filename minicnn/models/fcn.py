@@ -1,8 +1,8 @@
 """Fully convolutional networks: FCN-32s, FCN-16s and FCN-8s.
 
 Long, Shelhamer & Darrell, "Fully Convolutional Networks for Semantic
-Segmentation", CVPR 2015 (seed 003, the first network of the segmentation
-lecture).
+Segmentation", CVPR 2015 ([Long et al., 2015] in docs/bibliography.md), the first
+fully convolutional segmentation network.
 
 Three ideas turn a classification network into a segmentation network:
 
@@ -60,6 +60,7 @@ from ..nn.conv import Conv2d, ConvTranspose2d
 from ..nn.layers import Dropout, ReLU
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
+from ..utils import check_positive_ints
 
 __all__ = ["FCN", "fcn32s", "fcn16s", "fcn8s", "bilinear_kernel", "bilinear_init_", "vgg_stage",
            "FCN_VARIANTS"]
@@ -87,8 +88,7 @@ def bilinear_kernel(kernel_size, dtype=np.float64):
     authors' ``upsample_filt``, the ``bilinear`` filler of Caffe). k = 4:
     w = [1/4, 3/4, 3/4, 1/4].
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
-        raise ValueError(f"bilinear_kernel: kernel_size must be a positive int, got {kernel_size!r}")
+    check_positive_ints("bilinear_kernel", kernel_size=kernel_size)
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     w = 1.0 - np.abs(np.arange(kernel_size) - center) / factor

@@ -1,6 +1,7 @@
 """PSPNet: the pyramid pooling module and deep supervision with an auxiliary loss.
 
-Zhao, Shi, Qi, Wang & Jia, "Pyramid Scene Parsing Network", CVPR 2017 (seed 003).
+Zhao, Shi, Qi, Wang & Jia, "Pyramid Scene Parsing Network", CVPR 2017 ([Zhao et al., 2017] in
+docs/bibliography.md).
 
 Many mistakes of FCN on scene parsing (ADE20K) are about *global context*: a
 boat labelled "car" on water, a skyscraper split into "building" and

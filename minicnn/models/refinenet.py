@@ -1,7 +1,7 @@
 """RefineNet: multi-path refinement of a ResNet's four feature levels.
 
 Lin, Milan, Shen & Reid, "RefineNet: Multi-Path Refinement Networks for
-High-Resolution Semantic Segmentation", CVPR 2017 (seed 003).
+High-Resolution Semantic Segmentation", CVPR 2017 ([Lin et al., 2017] in docs/bibliography.md).
 
 Deep features suffer from downscaling (stride 32); dilating the backbone
 (DeepLab) keeps the resolution but is expensive in memory and computation.

@@ -1,4 +1,4 @@
-"""Residual Attention Network: Attention-56 and Attention-92 (Wang et al., CVPR 2017; seed 001).
+"""Residual Attention Network: Attention-56 and Attention-92 (Wang et al., CVPR 2017).
 
 Wang, Jiang, Qian, Yang, Li, Zhang, Wang, Tang, "Residual Attention Network
 for Image Classification", CVPR 2017.
@@ -9,7 +9,7 @@ A ResNet-like trunk of pre-activation bottleneck residual units
 multiplies its trunk features by (1 + M(x)), M a soft mask in (0, 1) from an
 hourglass branch whose number of max-pooling steps shrinks with the stage so
 that the smallest mask map is 7x7 at 224x224 (3, 2, 1 steps on 56x56, 28x28,
-14x14 maps). The stages (seed 001, for 224x224 inputs)::
+14x14 maps). The stages (the paper's ImageNet architecture, 224x224 inputs)::
 
     conv1     7x7, 64, stride 2 - BN - ReLU; max pool 3x3, stride 2       112 -> 56
     layer1    residual unit 64 -> 256;              n1 attention modules (3 poolings)   56x56

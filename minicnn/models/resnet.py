@@ -27,33 +27,8 @@ Initialisation is torchvision's too: convolutions kaiming-normal with
 ``mode="fan_out"``, batch norms weight 1 and bias 0, the classifier PyTorch's
 default.
 
-Attention (``attention=``), placed where each paper puts it:
-
-=========  ==================================================================
-``"se"``   SE (Hu et al. 2018) in every block, on the residual branch after
-           the last BN, before the addition: y = relu(SE(F(x)) + shortcut(x))
-``"eca"``  ECA (Wang et al. 2020), same place; k from the channels (paper)
-``"cbam"`` CBAM (Woo et al. 2018), same place
-``"ge"``   Gather-Excite (Hu et al. 2018), same place; GE-theta-plus with
-           extent 8 by default (``attention_kwargs={"variant": "theta-minus"
-           | "theta" | "theta-plus", "extent": e}``; a global extent 0 of the
-           parametric variants needs ``spatial_dim`` and so a fixed input size)
-``"bam"``  BAM (Park et al. 2018) *between* stages: after layer1, layer2 and
-           layer3 (``bam1``, ``bam2``, ``bam3``), none after layer4
-``"sk"``   SK convolution (Li et al. 2019) *replaces* a 3x3 convolution (and
-           its BN and ReLU, which the SK branches contain): conv2 of every
-           bottleneck (as in SKNet). An SK unit maps C -> C channels, so in a
-           basic block it replaces conv2 + bn2 (the 3x3 that keeps the width;
-           the strided conv1 stays). The SK convolution uses the block's
-           ``groups`` (1 for ResNet, 32 for ResNeXt: ``resnext50_32x4d(
-           attention="sk", attention_kwargs={"min_reduced_dim": 32})`` is
-           SKNet-50). Not combinable with dilated stages (the SK branches
-           have their own dilations)
-=========  ==================================================================
-
-Measured ResNet-50 counts agree with the papers: SE 28,088,024 (SE paper 28.09M),
-CBAM 28,089,608 (28.09M), SKNet-50 = ResNeXt-50 with SK and L = 32
-27,479,784 (27.5M); ECA adds 86 parameters (25,557,118).
+Attention (``attention=``: SE, ECA, CBAM, Gather-Excite, BAM or SK) goes where
+each paper puts it; ``resnet_attention.py`` says where, and builds the modules.
 
 ``attention_kwargs`` (a dict) is passed to each attention module (e.g.
 ``{"reduction_factor": 4}`` for narrow networks: SE, CBAM and BAM need
@@ -74,10 +49,6 @@ Options beyond torchvision's, for small images and segmentation backbones:
 from .. import functional as F
 from .. import init
 from ..nn.attention.bam import BAM
-from ..nn.attention.cbam import CBAM
-from ..nn.attention.eca import ECA
-from ..nn.attention.gather_excite import GENoParams, GEParams, GEParamsPlus
-from ..nn.attention.se import SE
 from ..nn.attention.selective_kernel import SK
 from ..nn.containers import Sequential
 from ..nn.conv import Conv2d
@@ -85,51 +56,10 @@ from ..nn.layers import Identity, Linear
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
 from ..nn.pooling import AdaptiveAvgPool2d, MaxPool2d
+from .resnet_attention import ATTENTIONS, block_attention, check_attention, check_sk_dilation
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "ATTENTIONS", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"]
-
-# The valid values of ``attention=`` (None means a plain ResNet).
-ATTENTIONS = (None, "se", "eca", "cbam", "bam", "ge", "sk")
-# Attention modules that go inside every block, on the residual branch before the addition.
-_IN_BLOCK = ("se", "eca", "cbam", "ge")
-_GE_VARIANTS = {"theta-minus": GENoParams, "theta": GEParams, "theta-plus": GEParamsPlus}
-
-
-def check_attention(attention):
-    """Raise ValueError for an unknown ``attention=`` name, listing the valid ones."""
-    if attention not in ATTENTIONS:
-        raise ValueError(f"ResNet: unknown attention {attention!r}; expected one of "
-                         f"{', '.join(repr(a) for a in ATTENTIONS)}")
-
-
-def block_attention(attention, channels, attention_kwargs=None):
-    """The attention module that sits in a block on ``channels`` channels (SE, ECA, CBAM, GE), or None."""
-    kwargs = dict(attention_kwargs or {})
-    if attention == "se":
-        return SE(channels, **kwargs)
-    if attention == "eca":
-        return ECA.from_channels(channels, **kwargs)     # k = psi(C), the paper's adaptive kernel size
-    if attention == "cbam":
-        return CBAM(channels, **kwargs)
-    if attention == "ge":
-        variant = kwargs.pop("variant", "theta-plus")
-        if variant not in _GE_VARIANTS:
-            raise ValueError(f"ResNet: unknown Gather-Excite variant {variant!r}; expected one of "
-                             f"{', '.join(repr(v) for v in _GE_VARIANTS)}")
-        extent = kwargs.pop("extent", 8)
-        if variant == "theta-minus":
-            return GENoParams(extent, **kwargs)
-        return _GE_VARIANTS[variant](channels, extent, **kwargs)
-    return None
-
-
-def _check_sk_dilation(attention, dilation):
-    if attention == "sk" and dilation != 1:
-        raise ValueError(f"ResNet: attention='sk' cannot be combined with dilated stages (dilation={dilation}): "
-                         "the SK branches have their own fixed dilations 1..M; use "
-                         "replace_stride_with_dilation=None with SK")
-
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
     """3x3 convolution without bias; padding = dilation keeps the size at stride 1."""
@@ -160,7 +90,7 @@ class BasicBlock(Module):
         self.conv1 = conv3x3(inplanes, planes, stride, dilation=dilation)
         self.bn1 = BatchNorm2d(planes)
         self.uses_sk = attention == "sk"
-        _check_sk_dilation(attention, dilation)
+        check_sk_dilation(attention, dilation)
         if self.uses_sk:
             self.conv2 = SK(planes, stride=1, groups=groups, **(attention_kwargs or {}))
         else:
@@ -195,7 +125,7 @@ class Bottleneck(Module):
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = BatchNorm2d(width)
         self.uses_sk = attention == "sk"
-        _check_sk_dilation(attention, dilation)
+        check_sk_dilation(attention, dilation)
         if self.uses_sk:
             self.conv2 = SK(width, stride=stride, groups=groups, **(attention_kwargs or {}))
         else:

@@ -7,7 +7,8 @@
 * Kendall, Badrinarayanan & Cipolla, "Bayesian SegNet", 2015 (the dropout option).
 
 FCN upsamples coarse score maps with one fixed-size up-conv, so "the
-detailed structures of an object are often lost or smoothed" (seed 003).
+detailed structures of an object are often lost or smoothed" (Noh et al., 2015;
+[Noh et al., 2015] in docs/bibliography.md).
 These two networks instead *mirror* the encoder with a decoder of the same
 depth. The key piece is the **pooling / unpooling** pair: each 2x2 max
 pooling of the encoder remembers *where* each maximum was (the switch, or

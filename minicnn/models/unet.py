@@ -6,8 +6,8 @@ A contracting path of ``depth`` levels, each two 3x3 convolutions + ReLU and a
 halves the channels and doubles the size, the feature map of the same level
 of the contracting path is *copied* (centre-cropped when needed) and
 concatenated, and two 3x3 convolutions + ReLU follow. A final 1x1 convolution
-maps the 64 channels to the class scores (seed 003: the lecture's equations of
-the 3x3 conv, 2x2 max pooling and 2x2 up-conv):
+maps the 64 channels to the class scores ([Ronneberger et al., 2015] in
+docs/bibliography.md; the sizes of the 3x3 conv, 2x2 max pooling and 2x2 up-conv):
 
     level i (0 = full resolution) has c_i = base_channels * 2**i channels
     encoder[i]:  x_i  = double_conv(pool(x_{i-1}))                       c_{i-1} -> c_i

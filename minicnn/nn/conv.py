@@ -19,7 +19,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..backend import get_array_module
-from ..ops.conv import _tuple
+from ..utils import check_positive_ints, conv_transpose_output_size, ntuple, padding_pairs
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -40,8 +40,9 @@ class _ConvNd(Module):
                  padding_mode, transposed, output_padding, dims):
         super().__init__()
         name = type(self).__name__
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+        # The checks torch's _ConvNd makes at construction (the weight's shape needs them); the rest
+        # of the validation is the functional op's, at the first forward.
+        check_positive_ints(name, groups=groups)
         if in_channels % groups:
             raise ValueError(f"{name}: in_channels={in_channels} must be divisible by groups={groups}")
         if out_channels % groups:
@@ -49,22 +50,16 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _tuple(kernel_size, dims, "kernel_size", name)
-        self.stride = _tuple(stride, dims, "stride", name)
-        self.dilation = _tuple(dilation, dims, "dilation", name)
+        self.kernel_size = ntuple(kernel_size, dims, "kernel_size", name)
+        self.stride = ntuple(stride, dims, "stride", name)
+        self.dilation = ntuple(dilation, dims, "dilation", name)
         if any(v <= 0 for v in self.kernel_size + self.stride + self.dilation):
             raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got "
                              f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
-                                 f"(stride={self.stride})")
-            self.padding = padding
-        else:
-            self.padding = _tuple(padding, dims, "padding", name)
-        self.output_padding = _tuple(output_padding, dims, "output_padding", name)
+        if isinstance(padding, str):  # 'same'/'valid', and 'same' needs stride 1: the functional op's rule
+            padding_pairs(padding, self.kernel_size, self.stride, self.dilation, dims, name)
+        self.padding = padding if isinstance(padding, str) else ntuple(padding, dims, "padding", name)
+        self.output_padding = ntuple(output_padding, dims, "output_padding", name)
         self.groups, self.padding_mode, self.transposed = groups, padding_mode, transposed
         if transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -84,15 +79,9 @@ class _ConvNd(Module):
 
     def _padding_for_pad(self):
         """torch's ``_reversed_padding_repeated_twice``: F.pad's order (last axis first, both sides)."""
-        if self.padding == "valid":
-            return (0, 0) * len(self.kernel_size)
-        if self.padding == "same":
-            pads = []
-            for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
-                total = d * (k - 1)
-                pads += [total // 2, total - total // 2]
-            return tuple(pads)
-        return tuple(p for p in reversed(self.padding) for _ in range(2))
+        pairs = padding_pairs(self.padding, self.kernel_size, self.stride, self.dilation, len(self.kernel_size),
+                              type(self).__name__)
+        return tuple(p for pair in reversed(pairs) for p in pair)
 
     def _pad_input(self, x):
         """For padding_mode other than 'zeros': pad with F.pad first, then convolve with padding 0."""
@@ -169,8 +158,8 @@ class ConvTranspose2d(_ConvNd):
         output_size = tuple(output_size)[-2:]
         pads = []
         for d in range(2):
-            smallest = ((input.shape[d + 2] - 1) * self.stride[d] - 2 * self.padding[d]
-                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            smallest = conv_transpose_output_size(input.shape[d + 2], self.kernel_size[d], self.stride[d],
+                                                  self.padding[d], self.dilation[d])
             largest = smallest + self.stride[d] - 1
             if not smallest <= output_size[d] <= largest:
                 raise ValueError(f"ConvTranspose2d: requested an output size of {output_size}, but valid "
@@ -191,8 +180,9 @@ class SeparableConv2d(Module):
         pointwise:  Conv2d(C_in, C_out, 1)                                         C_in * C_out weights
 
     instead of C_in * C_out * k * k weights for a full conv; multiply-accumulates per output
-    pixel drop from C_in * C_out * k^2 to C_in * k^2 + C_in * C_out (course seed 000: 409,600 vs
-    17,984 for a 5x5 conv from 1 to 256 channels on an 8x8 output; see ``minicnn.summary``).
+    pixel drop from C_in * C_out * k^2 to C_in * k^2 + C_in * C_out (e.g. 409,600 vs 17,984
+    for a 5x5 conv from 1 to 256 channels on an 8x8 output; see ``minicnn.summary``; the count
+    is that of MobileNets, [Howard et al., 2017] in docs/bibliography.md).
     ``bias`` applies to both convolutions, as in the common PyTorch implementations of Xception
     (the depthwise bias is mathematically redundant: the pointwise conv could absorb it).
     """

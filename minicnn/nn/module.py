@@ -17,14 +17,15 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, _to_raw_array
+from ..tensor import Tensor, to_raw_array
+from ..utils import unwrap
 
 
 class Parameter(Tensor):
     """A tensor that is a module's learnable weight (``requires_grad=True`` by default)."""
 
     def __init__(self, data, requires_grad=True):
-        raw = data.data if isinstance(data, Tensor) else data
+        raw = unwrap(data)
         super().__init__(raw, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -237,7 +238,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = _to_raw_array(value, backend_name=target.backend)
+            array = to_raw_array(value, backend_name=target.backend)
             if tuple(array.shape) != target.shape:
                 problems.append(f"size mismatch for {key}: copying a param with shape "
                                 f"{tuple(array.shape)}, the shape in current model is {target.shape}")

@@ -1,8 +1,9 @@
 """Pooling layers, as in ``torch.nn``: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
 MaxUnpool2d. Each stores its arguments and calls the function of the same name in
-:mod:`minicnn.ops.pooling` (the equations are there)."""
+:mod:`minicnn.ops.pooling`, :mod:`minicnn.ops.adaptive_pooling` and
+:mod:`minicnn.ops.unpooling` (the equations are there)."""
 from .. import functional as F
-from ..ops.pooling import _pair
+from ..utils import pair
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d"]
@@ -81,9 +82,9 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxUnpool2d")
-        self.stride = _pair(stride if stride is not None else kernel_size, "stride", "MaxUnpool2d")
-        self.padding = _pair(padding, "padding", "MaxUnpool2d")
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxUnpool2d")
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", "MaxUnpool2d")
+        self.padding = pair(padding, "padding", "MaxUnpool2d")
 
     def forward(self, input, indices, output_size=None):
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

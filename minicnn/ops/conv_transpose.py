@@ -34,40 +34,13 @@ footprint, exactly the picture above.
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from .conv import (_check_shapes, _positive, _raw, _tuple, channels_first, conv2d_forward_kernel,
-                   conv2d_grad_weight_kernel, conv2d_input_grad)
+from ..utils import conv_transpose_output_size, ntuple, positive_ntuple, unwrap
+from .conv import check_conv_shapes
+from .conv_kernels import channels_first, conv2d_forward_kernel, conv2d_grad_weight_kernel
+from .conv_performance import conv2d_input_grad
 from .im2col import pad2d
 
 __all__ = ["conv_transpose2d"]
-
-
-def _conv_transpose2d_options(op, input_shape, weight_shape, bias_shape, stride, padding, output_padding,
-                              groups, dilation):
-    """Validate the arguments; return the sizes the Function needs."""
-    _check_shapes(op, input_shape, weight_shape, bias_shape, groups, dims=2, transposed=True)
-    stride = _positive(stride, 2, "stride", op)
-    dilation = _positive(dilation, 2, "dilation", op)
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple of 2 ints (no 'same'/'valid' for "
-                         f"transposed convolutions), got {padding!r}")
-    padding = _tuple(padding, 2, "padding", op)
-    output_padding = _tuple(output_padding, 2, "output_padding", op)
-    if any(p < 0 for p in padding + output_padding):
-        raise ValueError(f"{op}: padding and output_padding must be non-negative, got padding={padding}, "
-                         f"output_padding={output_padding}")
-    for extra, s, d in zip(output_padding, stride, dilation):
-        if extra >= max(s, d):
-            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
-                             f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
-    kernel_size = tuple(weight_shape[2:])
-    out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + extra + 1 for n, s, p, d, k, extra in
-                     zip(input_shape[2:], stride, padding, dilation, kernel_size, output_padding))
-    if any(o <= 0 for o in out_size):
-        raise ValueError(f"{op}: the output would have size {out_size} (input shape {tuple(input_shape)}, "
-                         f"kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}); "
-                         "expected a positive size, use less padding")
-    return dict(stride=stride, padding=(padding[0], padding[0], padding[1], padding[1]), dilation=dilation,
-                groups=groups, out_size=out_size)
 
 
 # ============================================================================ the definition, as loops
@@ -75,11 +48,12 @@ def conv_transpose2d_naive(input, weight, bias=None, stride=1, padding=0, output
                            dilation=1):
     """conv_transpose2d from its definition: every input pixel paints a scaled copy of the kernel.
 
-    Slow (four Python loops over input pixels), forward only, raw arrays in
-    and out; the tests compare the fast :func:`conv_transpose2d` with it.
+    Slow (four Python loops over input pixels), raw arrays in and out; the
+    tests compare the fast :func:`conv_transpose2d` with it. Its backward is
+    :func:`conv_transpose2d_backward_naive`.
     """
-    x, w, b = _raw(input), _raw(weight), _raw(bias)
-    opts = _conv_transpose2d_options("conv_transpose2d_naive", x.shape, w.shape,
+    x, w, b = unwrap(input), unwrap(weight), unwrap(bias)
+    opts = conv_transpose2d_options("conv_transpose2d_naive", x.shape, w.shape,
                                      None if b is None else b.shape, stride, padding, output_padding,
                                      groups, dilation)
     (s_h, s_w), (d_h, d_w), (h_out, w_out) = opts["stride"], opts["dilation"], opts["out_size"]
@@ -104,6 +78,48 @@ def conv_transpose2d_naive(input, weight, bias=None, stride=1, padding=0, output
     if b is not None:
         out = out + b.reshape(1, -1, 1, 1)
     return xp.ascontiguousarray(out)
+
+
+def conv_transpose2d_backward_naive(grad_output, input, weight, stride=1, padding=0, output_padding=0,
+                                    groups=1, dilation=1):
+    """The gradients of :func:`conv_transpose2d_naive`, with the same loops: (dL/dx, dL/dW, dL/db).
+
+    Input pixel (n, c, i, j) painted x[n, c, i, j] * W[c] onto the footprint
+    out_full[n, outputs of group g, i*s_h + u*d_h, j*s_w + v*d_w], so with G_full
+    = dL/d(out) put back into the uncropped result (zeros where it was cropped):
+
+        dL/dx[n, c, i, j] = sum of G_full[footprint] * W[c]
+        dL/dW[c]         += x[n, c, i, j] * G_full[footprint]
+        dL/db[f]          = sum over n, h, w of G[n, f, h, w]
+
+    Raw arrays in and out; the tests compare the fast backward with it.
+    """
+    x, w, g_out = unwrap(input), unwrap(weight), unwrap(grad_output)
+    opts = conv_transpose2d_options("conv_transpose2d_backward_naive", x.shape, w.shape, None, stride, padding,
+                                    output_padding, groups, dilation)
+    (s_h, s_w), (d_h, d_w), (h_out, w_out) = opts["stride"], opts["dilation"], opts["out_size"]
+    p_h, p_w = opts["padding"][0], opts["padding"][2]
+    xp = get_array_module(x)
+    n_batch, c_in, height, width = x.shape
+    _, c_out_per_group, k_h, k_w = w.shape
+    c_in_per_group = c_in // groups
+    grad_full = xp.zeros((n_batch, c_out_per_group * groups, h_out + 2 * p_h, w_out + 2 * p_w), dtype=g_out.dtype)
+    grad_full[:, :, p_h:p_h + h_out, p_w:p_w + w_out] = g_out
+    grad_x = xp.zeros(x.shape, dtype=g_out.dtype)
+    grad_w = xp.zeros(w.shape, dtype=g_out.dtype)
+    for n in range(n_batch):
+        for c in range(c_in):
+            g = c // c_in_per_group
+            outs = slice(g * c_out_per_group, (g + 1) * c_out_per_group)
+            for i in range(height):
+                for j in range(width):
+                    footprint = grad_full[n, outs,
+                                          i * s_h: i * s_h + d_h * (k_h - 1) + 1: d_h,
+                                          j * s_w: j * s_w + d_w * (k_w - 1) + 1: d_w]
+                    grad_x[n, c, i, j] = (footprint * w[c]).sum()
+                    grad_w[c] += x[n, c, i, j] * footprint
+    grad_b = g_out.sum(axis=(0, 2, 3))
+    return grad_x, grad_w, grad_b
 
 
 # ============================================================================ the fast version
@@ -152,7 +168,37 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         groups: independent groups of channels.
     Returns: (N, C_out, H_out, W_out), H_out = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1.
     """
-    opts = _conv_transpose2d_options("conv_transpose2d", input.shape, weight.shape,
+    opts = conv_transpose2d_options("conv_transpose2d", input.shape, weight.shape,
                                      None if bias is None else bias.shape, stride, padding, output_padding,
                                      groups, dilation)
     return ConvTranspose2d.apply(input, weight, bias, **opts)
+
+
+# ============================================================================ argument checks
+def conv_transpose2d_options(op, input_shape, weight_shape, bias_shape, stride, padding, output_padding,
+                              groups, dilation):
+    """Validate the arguments; return the sizes the Function needs."""
+    check_conv_shapes(op, input_shape, weight_shape, bias_shape, groups, dims=2, transposed=True)
+    stride = positive_ntuple(stride, 2, "stride", op)
+    dilation = positive_ntuple(dilation, 2, "dilation", op)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of 2 ints (no 'same'/'valid' for "
+                         f"transposed convolutions), got {padding!r}")
+    padding = ntuple(padding, 2, "padding", op)
+    output_padding = ntuple(output_padding, 2, "output_padding", op)
+    if any(p < 0 for p in padding + output_padding):
+        raise ValueError(f"{op}: padding and output_padding must be non-negative, got padding={padding}, "
+                         f"output_padding={output_padding}")
+    for extra, s, d in zip(output_padding, stride, dilation):
+        if extra >= max(s, d):
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    kernel_size = tuple(weight_shape[2:])
+    out_size = tuple(conv_transpose_output_size(*args) for args in
+                     zip(input_shape[2:], kernel_size, stride, padding, dilation, output_padding))
+    if any(o <= 0 for o in out_size):
+        raise ValueError(f"{op}: the output would have size {out_size} (input shape {tuple(input_shape)}, "
+                         f"kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}); "
+                         "expected a positive size, use less padding")
+    return dict(stride=stride, padding=(padding[0], padding[0], padding[1], padding[1]), dilation=dilation,
+                groups=groups, out_size=out_size)

@@ -2,6 +2,7 @@
 from ..autograd import Function
 from ..backend import get_array_module, to_backend
 from ..tensor import Tensor
+from ..utils import unwrap
 from .arithmetic import as_operand
 
 
@@ -41,7 +42,6 @@ class Clone(Function):
 def compare(a, b, name):
     """Elementwise comparison (``less``, ``equal``...): a boolean tensor, no gradient."""
     a, b = as_operand(a), as_operand(b)
-    raw_a = a.data if isinstance(a, Tensor) else a
-    raw_b = b.data if isinstance(b, Tensor) else b
+    raw_a, raw_b = unwrap(a), unwrap(b)
     xp = get_array_module(raw_a, raw_b)
     return Tensor._from_op(getattr(xp, name)(raw_a, raw_b))

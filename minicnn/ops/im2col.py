@@ -22,20 +22,54 @@ twice, so a plain ``+=`` on the slice is exact on NumPy and CuPy alike.
 Every function works on raw arrays of any backend (``xp`` of the input).
 """
 from ..backend import as_strided, get_array_module
+from ..utils import conv_output_size  # noqa: F401  (re-exported: the size of the column matrix)
 
 __all__ = []  # helpers for conv.py and conv_transpose.py, not user functions
 
 
-def conv_output_size(size, kernel_size, stride, padding_total, dilation):
-    """Output length of a convolution along one axis (torch's formula).
+# ============================================================================ the definition, as loops
+def im2col_naive(x_pad, kernel_size, stride, dilation, out_size):
+    """:func:`im2col` with one loop per entry (read this first):
 
-        out = floor((size + padding_total - dilation * (kernel_size - 1) - 1) / stride) + 1
-
-    ``dilation * (kernel_size - 1) + 1`` is the *span* of the dilated kernel.
+        cols[(c, u, v), (n, i, j)] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
     """
-    return (size + padding_total - dilation * (kernel_size - 1) - 1) // stride + 1
+    xp = get_array_module(x_pad)
+    n_batch, channels = x_pad.shape[:2]
+    (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
+    cols = xp.zeros((channels * k_h * k_w, n_batch * h_out * w_out), dtype=x_pad.dtype)
+    for c in range(channels):
+        for u in range(k_h):
+            for v in range(k_w):
+                row = (c * k_h + u) * k_w + v
+                for n in range(n_batch):
+                    for i in range(h_out):
+                        for j in range(w_out):
+                            cols[row, (n * h_out + i) * w_out + j] = x_pad[n, c, i * s_h + u * d_h, j * s_w + v * d_w]
+    return cols
 
 
+def col2im_naive(cols, padded_shape, kernel_size, stride, dilation, out_size):
+    """:func:`col2im` with one loop per entry (read this first):
+
+        x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w] += cols[(c, u, v), (n, i, j)]
+    """
+    xp = get_array_module(cols)
+    n_batch, channels = padded_shape[:2]
+    (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
+    cols = cols.reshape(channels * k_h * k_w, n_batch * h_out * w_out)
+    x_pad = xp.zeros(padded_shape, dtype=cols.dtype)
+    for c in range(channels):
+        for u in range(k_h):
+            for v in range(k_w):
+                row = (c * k_h + u) * k_w + v
+                for n in range(n_batch):
+                    for i in range(h_out):
+                        for j in range(w_out):
+                            x_pad[n, c, i * s_h + u * d_h, j * s_w + v * d_w] += cols[row, (n * h_out + i) * w_out + j]
+    return x_pad
+
+
+# ============================================================================ the fast kernels
 def pad2d(x, padding):
     """Zero-pad the last two axes of ``x``: padding = (top, bottom, left, right).
 

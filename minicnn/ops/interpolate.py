@@ -1,7 +1,8 @@
 """Resizing (N, C, H, W) images: nearest-neighbour and bilinear interpolation, as ``F.interpolate``.
 
 Resizing is the upsampling path of segmentation networks (FCN's and DeepLab's
-bilinear upsampling of the score maps, the U-Net decoder; seed 003). Every
+bilinear upsampling of the score maps [Long et al., 2015; Chen et al., 2018a], the
+U-Net decoder [Ronneberger et al., 2015]; see docs/bibliography.md). Every
 output pixel (i, j) reads a *source position* (u, v) in the input, computed
 per axis (torch's ``area_pixel_compute_source_index``):
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from .pooling import adaptive_avg_pool2d
+from .adaptive_pooling import adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 

@@ -1,6 +1,6 @@
 """Batch normalisation (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep Network
-Training by Reducing Internal Covariate Shift", Algorithm 1; the "Batch Normalization" box of the
-deconvolution network in the segmentation lecture, seed 003).
+Training by Reducing Internal Covariate Shift", Algorithm 1 [Ioffe & Szegedy, 2015]; the deconvolution
+network of Noh et al., 2015 puts it after every convolution; see docs/bibliography.md).
 
 For every channel c, over the M = N * (spatial size) entries of that channel:
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..utils import unwrap
 
 __all__ = ["batch_norm"]
 
@@ -168,7 +169,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if values_per_channel <= 1:
             raise ValueError("Expected more than 1 value per channel when training, got input size "
                              f"{tuple(input.shape)}")
-    raw = [getattr(t, "data", t) for t in (running_mean, running_var)]
+    raw = [unwrap(t) for t in (running_mean, running_var)]
     return BatchNorm.apply(input, weight, bias, running_mean=raw[0], running_var=raw[1],
                            training=bool(training), momentum=float(momentum), eps=float(eps))
 

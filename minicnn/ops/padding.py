@@ -18,7 +18,7 @@ so they accumulate with ``scatter_add``. The constant border is not a function
 of x at all: the backward of constant padding is a slice.
 
 Reflection padding is the "mirror" boundary of U-Net's overlap-tile strategy
-(Ronneberger et al. 2015; seed 003) and of image-to-image networks.
+[Ronneberger et al., 2015] and of image-to-image networks (docs/bibliography.md).
 """
 import numpy as np
 

@@ -11,6 +11,7 @@ from collections import namedtuple
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ..utils import unwrap
 
 
 def normalize_dims(dim, ndim):
@@ -157,7 +158,7 @@ def amin(x, dim=None, keepdim=False):
 
 def argmax(x, dim=None, keepdim=False):
     """Index of the largest entry (of the flattened tensor when ``dim`` is None); no gradient."""
-    data = x.data if isinstance(x, Tensor) else x
+    data = unwrap(x)
     if dim is None:
         out = data.reshape(-1).argmax()
         return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
@@ -165,7 +166,7 @@ def argmax(x, dim=None, keepdim=False):
 
 
 def argmin(x, dim=None, keepdim=False):
-    data = x.data if isinstance(x, Tensor) else x
+    data = unwrap(x)
     if dim is None:
         out = data.reshape(-1).argmin()
         return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)

@@ -7,11 +7,7 @@ moves the gradient back the same way (reshape back, permute back, slice back).
 from ..autograd import Function, unbroadcast
 from ..backend import backend_of_array, get_array_module, scatter_add, to_backend
 from ..tensor import Tensor
-
-
-def _shape_args(shape):
-    """Accept ``reshape(2, 3)`` and ``reshape((2, 3))`` as torch does."""
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+from ..utils import shape_args
 
 
 class Reshape(Function):
@@ -113,14 +109,14 @@ def _raw_index(index, xp, backend_name):
 
 
 def reshape(x, *shape):
-    return Reshape.apply(x, shape=_shape_args(shape))
+    return Reshape.apply(x, shape=shape_args(shape))
 
 
 view = reshape
 
 
 def permute(x, *dims):
-    dims = tuple(d % x.ndim for d in _shape_args(dims))
+    dims = tuple(d % x.ndim for d in shape_args(dims))
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dimensions")
     return Permute.apply(x, dims=dims)
@@ -159,7 +155,7 @@ def unsqueeze(x, dim):
 
 
 def expand(x, *sizes):
-    sizes = _shape_args(sizes)
+    sizes = shape_args(sizes)
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes))
     return Expand.apply(x, shape=shape)

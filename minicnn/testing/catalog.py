@@ -34,7 +34,7 @@ def _t(array):
     return Tensor(np.asarray(array, dtype=np.float64), requires_grad=True)
 
 
-def _randn(rng, *shape):
+def randn_array(rng, *shape):
     return _t(rng.standard_normal(shape))
 
 
@@ -44,16 +44,16 @@ def _away(rng, *shape, kink=0.0, gap=0.1):
     return _t(x)
 
 
-def _tie_free(rng, *shape):
+def tie_free_array(rng, *shape):
     size = int(np.prod(shape))
     return _t(((rng.permutation(size) + rng.uniform(0.3, 0.7, size)) / size * 4 - 2).reshape(shape))
 
 
-def _positive(rng, *shape):
+def positive_array(rng, *shape):
     return _t(rng.uniform(0.5, 2.0, shape))
 
 
-def _module_case(module, x):
+def module_case(module, x):
     """Check a module: the input and every parameter, all in float64."""
     module.to("float64")
     params = list(module.parameters())
@@ -63,47 +63,47 @@ def _module_case(module, x):
 # ------------------------------------------------------------------ elementwise and arithmetic
 @entry("add")
 def _(rng):
-    return F.add, [_randn(rng, 3, 4), _randn(rng, 4)]
+    return F.add, [randn_array(rng, 3, 4), randn_array(rng, 4)]
 
 
 @entry("sub")
 def _(rng):
-    return F.sub, [_randn(rng, 3, 1), _randn(rng, 3, 4)]
+    return F.sub, [randn_array(rng, 3, 1), randn_array(rng, 3, 4)]
 
 
 @entry("mul")
 def _(rng):
-    return F.mul, [_randn(rng, 2, 3, 4), _randn(rng, 3, 1)]
+    return F.mul, [randn_array(rng, 2, 3, 4), randn_array(rng, 3, 1)]
 
 
 @entry("div")
 def _(rng):
-    return F.div, [_randn(rng, 3, 4), _positive(rng, 4)]
+    return F.div, [randn_array(rng, 3, 4), positive_array(rng, 4)]
 
 
 @entry("neg")
 def _(rng):
-    return F.neg, [_randn(rng, 3, 4)]
+    return F.neg, [randn_array(rng, 3, 4)]
 
 
 @entry("pow")
 def _(rng):
-    return F.pow, [_positive(rng, 3, 4), _randn(rng, 3, 4)]
+    return F.pow, [positive_array(rng, 3, 4), randn_array(rng, 3, 4)]
 
 
 @entry("exp")
 def _(rng):
-    return F.exp, [_randn(rng, 3, 4)]
+    return F.exp, [randn_array(rng, 3, 4)]
 
 
 @entry("log")
 def _(rng):
-    return F.log, [_positive(rng, 3, 4)]
+    return F.log, [positive_array(rng, 3, 4)]
 
 
 @entry("sqrt")
 def _(rng):
-    return F.sqrt, [_positive(rng, 3, 4)]
+    return F.sqrt, [positive_array(rng, 3, 4)]
 
 
 @entry("abs")
@@ -113,103 +113,103 @@ def _(rng):
 
 @entry("clamp")
 def _(rng):
-    x = _randn(rng, 4, 5)
+    x = randn_array(rng, 4, 5)
     x.data[np.abs(np.abs(x.data) - 0.5) < 0.05] = 0.2
     return (lambda t: F.clamp(t, -0.5, 0.5)), [x]
 
 
 @entry("maximum")
 def _(rng):
-    return F.maximum, [_randn(rng, 3, 4), _randn(rng, 3, 4)]
+    return F.maximum, [randn_array(rng, 3, 4), randn_array(rng, 3, 4)]
 
 
 @entry("minimum")
 def _(rng):
-    return F.minimum, [_randn(rng, 3, 4), _randn(rng, 4)]
+    return F.minimum, [randn_array(rng, 3, 4), randn_array(rng, 4)]
 
 
 @entry("where")
 def _(rng):
     cond = Tensor(rng.random((3, 4)) > 0.5)
-    return (lambda a, b: F.where(cond, a, b)), [_randn(rng, 3, 4), _randn(rng, 1, 4)]
+    return (lambda a, b: F.where(cond, a, b)), [randn_array(rng, 3, 4), randn_array(rng, 1, 4)]
 
 
 @entry("matmul")
 def _(rng):
-    return F.matmul, [_randn(rng, 2, 3, 4), _randn(rng, 4, 5)]
+    return F.matmul, [randn_array(rng, 2, 3, 4), randn_array(rng, 4, 5)]
 
 
 # ------------------------------------------------------------------ reductions
 @entry("sum")
 def _(rng):
-    return (lambda t: t.sum(dim=1, keepdim=True)), [_randn(rng, 3, 4, 2)]
+    return (lambda t: t.sum(dim=1, keepdim=True)), [randn_array(rng, 3, 4, 2)]
 
 
 @entry("mean")
 def _(rng):
-    return (lambda t: t.mean(dim=(0, 2))), [_randn(rng, 3, 4, 2)]
+    return (lambda t: t.mean(dim=(0, 2))), [randn_array(rng, 3, 4, 2)]
 
 
 @entry("var")
 def _(rng):
-    return (lambda t: t.var(dim=1)), [_randn(rng, 3, 5)]
+    return (lambda t: t.var(dim=1)), [randn_array(rng, 3, 5)]
 
 
 @entry("max")
 def _(rng):
-    return (lambda t: t.max(dim=1)[0]), [_tie_free(rng, 3, 5)]
+    return (lambda t: t.max(dim=1)[0]), [tie_free_array(rng, 3, 5)]
 
 
 @entry("min")
 def _(rng):
-    return (lambda t: t.min(dim=0, keepdim=True)[0]), [_tie_free(rng, 3, 5)]
+    return (lambda t: t.min(dim=0, keepdim=True)[0]), [tie_free_array(rng, 3, 5)]
 
 
 @entry("amax")
 def _(rng):
-    return (lambda t: t.amax(dim=(1, 2))), [_tie_free(rng, 2, 3, 4)]
+    return (lambda t: t.amax(dim=(1, 2))), [tie_free_array(rng, 2, 3, 4)]
 
 
 # ------------------------------------------------------------------ shapes
 @entry("reshape")
 def _(rng):
-    return (lambda t: t.reshape(4, 6) * 1.5), [_randn(rng, 2, 3, 4)]
+    return (lambda t: t.reshape(4, 6) * 1.5), [randn_array(rng, 2, 3, 4)]
 
 
 @entry("permute")
 def _(rng):
-    return (lambda t: t.permute(2, 0, 1)), [_randn(rng, 2, 3, 4)]
+    return (lambda t: t.permute(2, 0, 1)), [randn_array(rng, 2, 3, 4)]
 
 
 @entry("flatten")
 def _(rng):
-    return (lambda t: t.flatten(1)), [_randn(rng, 2, 3, 4)]
+    return (lambda t: t.flatten(1)), [randn_array(rng, 2, 3, 4)]
 
 
 @entry("squeeze/unsqueeze")
 def _(rng):
-    return (lambda t: t.squeeze(1).unsqueeze(0)), [_randn(rng, 3, 1, 4)]
+    return (lambda t: t.squeeze(1).unsqueeze(0)), [randn_array(rng, 3, 1, 4)]
 
 
 @entry("expand")
 def _(rng):
-    return (lambda t: t.expand(2, 3, 4)), [_randn(rng, 3, 1)]
+    return (lambda t: t.expand(2, 3, 4)), [randn_array(rng, 3, 1)]
 
 
 @entry("cat")
 def _(rng):
-    return (lambda a, b: F.cat([a, b], dim=1)), [_randn(rng, 2, 3), _randn(rng, 2, 4)]
+    return (lambda a, b: F.cat([a, b], dim=1)), [randn_array(rng, 2, 3), randn_array(rng, 2, 4)]
 
 
 @entry("stack")
 def _(rng):
-    return (lambda a, b: F.stack([a, b], dim=1)), [_randn(rng, 2, 3), _randn(rng, 2, 3)]
+    return (lambda a, b: F.stack([a, b], dim=1)), [randn_array(rng, 2, 3), randn_array(rng, 2, 3)]
 
 
 @entry("getitem")
 def _(rng):
     index = np.array([0, 2, 2, 1])
-    return (lambda t: t[index, 1:3]), [_randn(rng, 3, 4)]
+    return (lambda t: t[index, 1:3]), [randn_array(rng, 3, 4)]
 
 
 # ------------------------------------------------------------------ activations
@@ -225,27 +225,27 @@ def _(rng):
 
 @entry("sigmoid", "activations")
 def _(rng):
-    return F.sigmoid, [_randn(rng, 3, 4)]
+    return F.sigmoid, [randn_array(rng, 3, 4)]
 
 
 @entry("tanh", "activations")
 def _(rng):
-    return F.tanh, [_randn(rng, 3, 4)]
+    return F.tanh, [randn_array(rng, 3, 4)]
 
 
 @entry("softmax", "activations")
 def _(rng):
-    return (lambda t: F.softmax(t, dim=1)), [_randn(rng, 3, 4)]
+    return (lambda t: F.softmax(t, dim=1)), [randn_array(rng, 3, 4)]
 
 
 @entry("log_softmax", "activations")
 def _(rng):
-    return (lambda t: F.log_softmax(t, dim=1)), [_randn(rng, 3, 4)]
+    return (lambda t: F.log_softmax(t, dim=1)), [randn_array(rng, 3, 4)]
 
 
 @entry("linear", "layers")
 def _(rng):
-    return F.linear, [_randn(rng, 3, 4), _randn(rng, 5, 4), _randn(rng, 5)]
+    return F.linear, [randn_array(rng, 3, 4), randn_array(rng, 5, 4), randn_array(rng, 5)]
 
 
 # ------------------------------------------------------------------ a planted bug
@@ -261,7 +261,7 @@ class _WrongSquare(Function):
 
 
 def planted_bug_case(rng):
-    return _WrongSquare.apply, [_randn(rng, 3, 4)]
+    return _WrongSquare.apply, [randn_array(rng, 3, 4)]
 
 
 # ------------------------------------------------------------------ running

@@ -11,89 +11,89 @@ from .. import functional as F
 from .. import nn
 from ..random import manual_seed
 from ..tensor import Tensor
-from .catalog import _module_case, _positive, _randn, _tie_free, entry
+from .catalog import entry, module_case, positive_array, randn_array, tie_free_array
 
 
 def _image(rng, n=2, c=3, h=7, w=6):
-    return _randn(rng, n, c, h, w)
+    return randn_array(rng, n, c, h, w)
 
 
 # ------------------------------------------------------------------ convolutions
 @entry("conv2d", "conv")
 def _(rng):
     fn = lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=(1, 2), dilation=(2, 1))  # noqa: E731
-    return fn, [_image(rng), _randn(rng, 4, 3, 3, 2), _randn(rng, 4)]
+    return fn, [_image(rng), randn_array(rng, 4, 3, 3, 2), randn_array(rng, 4)]
 
 
 @entry("conv2d groups", "conv")
 def _(rng):
     fn = lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)  # noqa: E731
-    return fn, [_image(rng, c=4), _randn(rng, 6, 2, 3, 3)]
+    return fn, [_image(rng, c=4), randn_array(rng, 6, 2, 3, 3)]
 
 
 @entry("conv2d depthwise", "conv")
 def _(rng):
     fn = lambda x, w: F.conv2d(x, w, padding="same", groups=3)  # noqa: E731
-    return fn, [_image(rng), _randn(rng, 3, 1, 3, 3)]
+    return fn, [_image(rng), randn_array(rng, 3, 1, 3, 3)]
 
 
 @entry("conv1d", "conv")
 def _(rng):
     fn = lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1)  # noqa: E731
-    return fn, [_randn(rng, 2, 3, 9), _randn(rng, 2, 3, 3), _randn(rng, 2)]
+    return fn, [randn_array(rng, 2, 3, 9), randn_array(rng, 2, 3, 3), randn_array(rng, 2)]
 
 
 @entry("conv_transpose2d", "conv")
 def _(rng):
     fn = lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)  # noqa: E731
-    return fn, [_image(rng, h=4, w=3), _randn(rng, 3, 2, 3, 3), _randn(rng, 2)]
+    return fn, [_image(rng, h=4, w=3), randn_array(rng, 3, 2, 3, 3), randn_array(rng, 2)]
 
 
 @entry("conv_transpose2d groups+dilation", "conv")
 def _(rng):
     fn = lambda x, w: F.conv_transpose2d(x, w, stride=(2, 1), groups=2, dilation=2)  # noqa: E731
-    return fn, [_image(rng, c=4, h=3, w=4), _randn(rng, 4, 1, 2, 2)]
+    return fn, [_image(rng, c=4, h=3, w=4), randn_array(rng, 4, 1, 2, 2)]
 
 
 @entry("Conv2d", "conv")
 def _(rng):
-    return _module_case(nn.Conv2d(3, 4, 3, stride=2, padding=1), _image(rng))
+    return module_case(nn.Conv2d(3, 4, 3, stride=2, padding=1), _image(rng))
 
 
 @entry("SeparableConv2d", "conv")
 def _(rng):
-    return _module_case(nn.SeparableConv2d(3, 4, 3, padding=1), _image(rng))
+    return module_case(nn.SeparableConv2d(3, 4, 3, padding=1), _image(rng))
 
 
 @entry("CoordConv2d", "conv")
 def _(rng):
-    return _module_case(nn.CoordConv2d(3, 2, 3, with_r=True), _image(rng))
+    return module_case(nn.CoordConv2d(3, 2, 3, with_r=True), _image(rng))
 
 
 @entry("ConvTranspose2d", "conv")
 def _(rng):
-    return _module_case(nn.ConvTranspose2d(3, 2, 2, stride=2), _image(rng, h=3, w=4))
+    return module_case(nn.ConvTranspose2d(3, 2, 2, stride=2), _image(rng, h=3, w=4))
 
 
 # ------------------------------------------------------------------ pooling and resampling
 @entry("max_pool2d", "pooling")
 def _(rng):
     fn = lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True)  # noqa: E731
-    return fn, [_tie_free(rng, 2, 2, 7, 6)]
+    return fn, [tie_free_array(rng, 2, 2, 7, 6)]
 
 
 @entry("max_pool2d dilation", "pooling")
 def _(rng):
     fn = lambda x: F.max_pool2d(x, 2, stride=1, dilation=2)  # noqa: E731
-    return fn, [_tie_free(rng, 2, 2, 5, 6)]
+    return fn, [tie_free_array(rng, 2, 2, 5, 6)]
 
 
 @entry("max_unpool2d", "pooling")
 def _(rng):
-    x = _tie_free(rng, 2, 2, 6, 4)
+    x = tie_free_array(rng, 2, 2, 6, 4)
     _, indices = F.max_pool2d(x.detach(), 2, return_indices=True)
     fn = lambda y: F.max_unpool2d(y, indices, 2)  # noqa: E731
-    return fn, [_randn(rng, 2, 2, 3, 2)]
+    return fn, [randn_array(rng, 2, 2, 3, 2)]
 
 
 @entry("avg_pool2d", "pooling")
@@ -109,7 +109,7 @@ def _(rng):
 
 @entry("adaptive_max_pool2d", "pooling")
 def _(rng):
-    return (lambda x: F.adaptive_max_pool2d(x, (2, 3))), [_tie_free(rng, 2, 2, 7, 6)]
+    return (lambda x: F.adaptive_max_pool2d(x, (2, 3))), [tie_free_array(rng, 2, 2, 7, 6)]
 
 
 @entry("interpolate nearest", "resampling")
@@ -150,7 +150,7 @@ def _(rng):
     c = 3
     mean, var = Tensor(np.zeros(c)), Tensor(np.ones(c))
     fn = lambda x, g, b: F.batch_norm(x, mean, var, g, b, training=True)  # noqa: E731
-    return fn, [_image(rng, c=c), _positive(rng, c), _randn(rng, c)]
+    return fn, [_image(rng, c=c), positive_array(rng, c), randn_array(rng, c)]
 
 
 @entry("batch_norm eval", "norm")
@@ -158,12 +158,12 @@ def _(rng):
     c = 3
     mean, var = Tensor(rng.standard_normal(c)), Tensor(rng.uniform(0.5, 2, c))
     fn = lambda x, g, b: F.batch_norm(x, mean, var, g, b, training=False)  # noqa: E731
-    return fn, [_image(rng, c=c), _positive(rng, c), _randn(rng, c)]
+    return fn, [_image(rng, c=c), positive_array(rng, c), randn_array(rng, c)]
 
 
 @entry("BatchNorm1d", "norm")
 def _(rng):
-    return _module_case(nn.BatchNorm1d(4), _randn(rng, 5, 4))
+    return module_case(nn.BatchNorm1d(4), randn_array(rng, 5, 4))
 
 
 @entry("dropout", "norm")
@@ -171,7 +171,7 @@ def _(rng):
     def fn(x):
         manual_seed(0)  # the same mask at every evaluation
         return F.dropout(x, 0.3, training=True)
-    return fn, [_randn(rng, 4, 5)]
+    return fn, [randn_array(rng, 4, 5)]
 
 
 # ------------------------------------------------------------------ losses
@@ -182,7 +182,7 @@ def _labels(rng, shape, classes):
 @entry("cross_entropy", "losses")
 def _(rng):
     target, weight = _labels(rng, (3,), 4), Tensor(rng.uniform(0.5, 2, 4))
-    return (lambda x: F.cross_entropy(x, target, weight)), [_randn(rng, 3, 4)]
+    return (lambda x: F.cross_entropy(x, target, weight)), [randn_array(rng, 3, 4)]
 
 
 @entry("cross_entropy 4-D + weight map", "losses")
@@ -190,13 +190,13 @@ def _(rng):
     target = _labels(rng, (2, 3, 4), 3)
     target.data[0, 0, 0] = -100
     pixel_weight = Tensor(rng.uniform(0.5, 3, (2, 3, 4)))
-    return (lambda x: F.cross_entropy(x, target, pixel_weight=pixel_weight)), [_randn(rng, 2, 3, 3, 4)]
+    return (lambda x: F.cross_entropy(x, target, pixel_weight=pixel_weight)), [randn_array(rng, 2, 3, 3, 4)]
 
 
 @entry("nll_loss", "losses")
 def _(rng):
     target = _labels(rng, (4,), 3)
-    return (lambda x: F.nll_loss(x, target, reduction="sum")), [_randn(rng, 4, 3)]
+    return (lambda x: F.nll_loss(x, target, reduction="sum")), [randn_array(rng, 4, 3)]
 
 
 @entry("binary_cross_entropy_with_logits", "losses")
@@ -204,23 +204,23 @@ def _(rng):
     target = Tensor(rng.random((3, 4)))
     pos_weight = Tensor(rng.uniform(0.5, 2, 4))
     fn = lambda x: F.binary_cross_entropy_with_logits(x, target, pos_weight=pos_weight)  # noqa: E731
-    return fn, [_randn(rng, 3, 4)]
+    return fn, [randn_array(rng, 3, 4)]
 
 
 @entry("mse_loss", "losses")
 def _(rng):
-    return F.mse_loss, [_randn(rng, 3, 4), _randn(rng, 3, 4)]
+    return F.mse_loss, [randn_array(rng, 3, 4), randn_array(rng, 3, 4)]
 
 
 @entry("dice_loss", "losses")
 def _(rng):
     target = _labels(rng, (2, 4, 3), 3)
-    return (lambda x: F.dice_loss(x, target, from_logits=True)), [_randn(rng, 2, 3, 4, 3)]
+    return (lambda x: F.dice_loss(x, target, from_logits=True)), [randn_array(rng, 2, 3, 4, 3)]
 
 
 # ------------------------------------------------------------------ attention modules
 def _attention(module, rng, c=8, h=5, w=6):
-    return _module_case(module, _randn(rng, 2, c, h, w))
+    return module_case(module, randn_array(rng, 2, c, h, w))
 
 
 def _with_gamma(module):
@@ -307,13 +307,13 @@ def _(rng):
 @entry("AttentionGate", "attention")
 def _(rng):
     gate = nn.AttentionGate(4, 6, inter_channels=3).to("float64")
-    g = _randn(rng, 2, 6, 3, 3)
-    return (lambda x, g_, *ps: gate(x, g_)), [_randn(rng, 2, 4, 6, 6), g, *gate.parameters()]
+    g = randn_array(rng, 2, 6, 3, 3)
+    return (lambda x, g_, *ps: gate(x, g_)), [randn_array(rng, 2, 4, 6, 6), g, *gate.parameters()]
 
 
 @entry("ResidualAttentionModule", "attention")
 def _(rng):
     module = nn.ResidualAttentionModule(4, depth=1).to("float64")
-    x = _randn(rng, 2, 4, 6, 6)
+    x = randn_array(rng, 2, 4, 6, 6)
     # all ~40 parameter tensors would be slow; the input's gradient crosses every branch
     return (lambda inp: module(inp)), [x]

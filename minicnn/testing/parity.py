@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..tensor import Tensor
+from ..utils import unwrap
 
 TOLERANCES = {np.float64: dict(rtol=1e-7, atol=1e-9), np.float32: dict(rtol=1e-4, atol=1e-5)}
 
@@ -30,7 +31,7 @@ def import_torch():
 
 
 def _compare(name, ours, theirs, rtol, atol):
-    ours = to_numpy(ours.data if isinstance(ours, Tensor) else ours).astype(np.float64)
+    ours = to_numpy(unwrap(ours)).astype(np.float64)
     theirs = theirs.detach().cpu().numpy().astype(np.float64) if hasattr(theirs, "detach") \
         else np.asarray(theirs, dtype=np.float64)
     if ours.shape != theirs.shape:

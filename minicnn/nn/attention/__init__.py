@@ -1,4 +1,4 @@
-"""Attention modules for CNNs (issue 4), one concept per file.
+"""Attention modules for CNNs, one concept per file.
 
 ===========================  ==========================================================
 file                         modules
@@ -15,7 +15,8 @@ file                         modules
 ===========================  ==========================================================
 
 Class names, constructor arguments, defaults and state_dict keys follow the
-article "Attention in Vision" (seed 004) where it defines a module, so its
+article "Attention in Vision" [BobMcDear, 2022] (docs/bibliography.md) where it
+defines a module, so its
 PyTorch modules' weights load with ``load_state_dict``. Every module keeps the
 attention it computed in its last forward pass, detached, on
 ``last_attention`` (for plotting); each docstring says what it holds.

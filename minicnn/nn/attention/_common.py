@@ -42,10 +42,3 @@ def reduced_dim(name, in_dim, reduction_factor, minimum=0):
                          f"(got in_dim={in_dim}, reduction_factor={reduction_factor}); "
                          "use more channels or a smaller reduction_factor")
     return width
-
-
-def check_positive(name, **values):
-    """Raise ``ValueError`` for any argument that is not a positive integer."""
-    for arg, value in values.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")

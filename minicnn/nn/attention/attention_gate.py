@@ -2,7 +2,8 @@
 
 Oktay et al., "Attention U-Net: Learning Where to Look for the Pancreas",
 MIDL 2018; Schlemper et al., "Attention gated networks: Learning to leverage
-salient regions in medical images", Medical Image Analysis 2019 (seed 001).
+salient regions in medical images", Medical Image Analysis 2019 ([Oktay et al., 2018],
+[Schlemper et al., 2019] in docs/bibliography.md).
 
 A skip feature x_l (N, F_l, H, W) is gated by a coarser *gating signal*
 g (N, F_g, H_g, W_g) that carries context from deeper layers. Each position
@@ -36,10 +37,11 @@ norm after the gate) is left to the network that uses the gate.
 detached, (N, 1, H, W).
 """
 from ... import functional as F
+from ...utils import check_positive_ints
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..module import Module
-from ._common import check_input, check_positive
+from ._common import check_input
 
 __all__ = ["AttentionGate"]
 
@@ -64,7 +66,7 @@ class AttentionGate(Module):
         if inter_channels is None:
             inter_channels = max(in_channels // 2, 1)
         name = f"AttentionGate(in_channels={in_channels}, gating_channels={gating_channels})"
-        check_positive(name, in_channels=in_channels, gating_channels=gating_channels,
+        check_positive_ints(name, in_channels=in_channels, gating_channels=gating_channels,
                        inter_channels=inter_channels, sub_sample_factor=sub_sample_factor)
         if mode not in ("bilinear", "nearest"):
             raise ValueError(f"{name}: mode must be 'bilinear' or 'nearest', got {mode!r}")

@@ -9,19 +9,20 @@ M(x) (N, C, H, W), and refines x residually:
     channel  Mc = W1 relu(BN(W0 GAP(x) + b0)) + b1                       (N, C, 1, 1)
     spatial  Ms = conv1x1( [relu(BN(conv3x3_d(.)))] x 2 ( relu(BN(conv1x1(x))) ) )   (N, 1, H, W)
              first 1x1: C -> C/r; two 3x3 convs dilated by d = 4 (padding d); last 1x1: C/r -> 1
-    combine  M  = sigmoid(Mc + Ms)      ("sum": the paper, and the lecture notes (seed 002))
+    combine  M  = sigmoid(Mc + Ms)      ("sum": the paper [Park et al., 2018])
              M  = sigmoid(Mc * Ms)      ("product": the official code and the article's snippet)
     output   y  = x + x * M = (1 + M) * x
 
-Mc and Ms are broadcast to (N, C, H, W) before they are combined. The notes
-(seed 002) explain the paper's choice of the sum: dM/dMc does not depend on
+Mc and Ms are broadcast to (N, C, H, W) before they are combined. Why the
+paper chose the sum: dM/dMc does not depend on
 Ms, so each branch's gradient does not depend on the other branch's value.
 ``combine="sum"`` is the default; ``combine="product"`` gives the article's
 module.
 
 Layers, batch-norm positions (after the hidden layers, not at the branch
 outputs as the paper's equations put them) and attribute names follow the
-article (seed 004), so its state_dicts load; the article's two dilated
+article "Attention in Vision" [BobMcDear, 2022] (docs/bibliography.md), so its
+state_dicts load; the article's two dilated
 convolutions are two *distinct* layers here (``layers.0`` and ``layers.3``).
 
 ``last_attention`` (detached, last forward): ``BAM``: M (N, C, H, W) after the
@@ -30,13 +31,14 @@ Ms (N, 1, H, W), both before any sigmoid.
 
 Batch norm on the pooled (N, C/r, 1, 1) tensor needs N >= 2 in training mode.
 """
+from ...utils import check_positive_ints
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, check_positive, reduced_dim
+from ._common import check_input, reduced_dim
 
 __all__ = ["BAMChannelAttention", "BAMSpatialAttention", "BAM"]
 
@@ -88,7 +90,7 @@ class BAMSpatialAttention(Module):
         super().__init__()
         name = f"BAMSpatialAttention(in_dim={in_dim})"
         bottleneck_dim = reduced_dim(name, in_dim, reduction_factor)
-        check_positive(name, dilation=dilation)
+        check_positive_ints(name, dilation=dilation)
         self.in_dim, self.reduction_factor, self.dilation = in_dim, reduction_factor, dilation
         self.reduce_1 = Sequential(
             Conv2d(in_dim, bottleneck_dim, kernel_size=1),

@@ -12,7 +12,8 @@ to look at (channel attention), then *where* (spatial attention):
               Ms = sigmoid(conv_kxk(P))                             (N, 1, H, W), k = 7, padding k // 2
               y  = Ms * x'
 
-Layout and names follow the article (seed 004): 1x1 convolutions with biases
+Layout and names follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md): 1x1 convolutions with biases
 for the MLP (so b1 is added twice, once per pooled vector, as in the official
 code), the pooled maps stacked as [mean, max], and a 7x7 convolution *with* a
 bias and no batch norm, which is also the paper's equation. (The official

@@ -2,7 +2,8 @@
 Channel Attention Module (CAM).
 
 Fu, Liu, Tian, Li, Bao, Fang, Lu, "Dual Attention Network for Scene
-Segmentation", CVPR 2019; the notation is that of the lecture notes (seed 003).
+Segmentation", CVPR 2019 ([Fu et al., 2019] in docs/bibliography.md); the notation is
+the paper's.
 
 Position attention (PAM). From the local feature A (N, C, H, W), with
 N_pos = H * W positions (flattened row-major: H major, W minor):

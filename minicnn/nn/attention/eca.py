@@ -12,8 +12,9 @@ channel descriptor:
     a_c = sum_{j=0}^{k-1} w_j z_{c + j - (k-1)/2}   zero padding (k-1)/2 at both ends
     y   = sigmoid(a)_c * x_c
 
-The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article,
-seed 004). The paper picks k from the number of channels C:
+The only parameter is ``conv.weight`` of shape (1, 1, k) (as in the article
+"Attention in Vision" [BobMcDear, 2022], docs/bibliography.md). The paper
+[Wang et al., 2020] picks k from the number of channels C:
 
     k = psi(C) = | log2(C) / gamma + b / gamma |_odd,   gamma = 2, b = 1
 
@@ -27,6 +28,7 @@ forward pass, detached, shape (N, C, 1, 1).
 """
 import math
 
+from ...utils import check_positive_ints
 from ..conv import Conv1d
 from ..layers import Sigmoid
 from ..module import Module
@@ -42,8 +44,7 @@ def eca_kernel_size(channels, gamma=2, b=1):
     >>> [eca_kernel_size(c) for c in (64, 128, 256, 512, 1024, 2048)]
     [3, 5, 5, 5, 5, 7]
     """
-    if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"eca_kernel_size: channels must be a positive integer, got {channels!r}")
+    check_positive_ints("eca_kernel_size", channels=channels)
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 == 1 else t + 1
 

@@ -24,7 +24,8 @@ Extent 0 means a *global* gather (one value per channel).
 * ``GEParamsPlus`` (GE-theta-plus): the GE-theta gather, then an SE-style MLP
   as xi_E: 1x1 conv C -> C/16 (bias), ReLU, 1x1 conv C/16 -> C (bias).
 
-Names and layout follow the article (seed 004), so its state_dicts load
+Names and layout follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md), so its state_dicts load
 (``gather.0.weight``, ``gather.1.running_mean``, ``gather.3.weight`` ...), with one
 correction: the article builds the strided layers as ``n_layers * [conv, bn,
 relu]``, which repeats the *same* three module objects, so all its
@@ -38,6 +39,7 @@ at full resolution, detached, (N, C, H, W).
 import math
 
 from ... import functional as F
+from ...utils import pair
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
@@ -56,10 +58,6 @@ def _check_extent(name, extent, power_of_two):
     if not ok:
         expected = "0 (global) or a power of two >= 2" if power_of_two else "0 (global) or a positive integer"
         raise ValueError(f"{name}: extent must be {expected}, got {extent!r}")
-
-
-def _pair(size):
-    return (size, size) if isinstance(size, int) else tuple(size)
 
 
 class _GatherExcite(Module):
@@ -147,7 +145,7 @@ class GEParams(_GatherExcite):
         name = f"{type(self).__name__}(in_dim={in_dim}, extent={extent})"
         _check_extent(name, extent, power_of_two=True)
         self.in_dim, self.extent = in_dim, extent
-        self.spatial_dim = None if spatial_dim is None else _pair(spatial_dim)
+        self.spatial_dim = None if spatial_dim is None else pair(spatial_dim, "spatial_dim", type(self).__name__)
         self.gather = _parametric_gather(name, in_dim, extent, self.spatial_dim)
         self.sigmoid = Sigmoid()
         self.last_attention = None

@@ -1,7 +1,7 @@
 """The attention module of the Residual Attention Network, and its residual unit.
 
 Wang, Jiang, Qian, Yang, Li, Zhang, Wang, Tang, "Residual Attention Network
-for Image Classification", CVPR 2017 (seed 002 lists Attention-56/92).
+for Image Classification", CVPR 2017 ([Wang et al., 2017] in docs/bibliography.md).
 
 The module has two branches on the same input:
 
@@ -43,13 +43,14 @@ bias (batch norm follows each one).
 forward pass, detached, (N, C, H, W).
 """
 from ... import functional as F
+from ...utils import check_positive_ints
 from ..containers import ModuleList, Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import MaxPool2d
-from ._common import check_input, check_positive
+from ._common import check_input
 
 __all__ = ["ResidualUnit", "ResidualAttentionModule"]
 
@@ -68,7 +69,7 @@ class ResidualUnit(Module):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
         name = f"ResidualUnit(in_channels={in_channels}, out_channels={out_channels})"
-        check_positive(name, in_channels=in_channels, out_channels=out_channels, stride=stride)
+        check_positive_ints(name, in_channels=in_channels, out_channels=out_channels, stride=stride)
         if out_channels < 4:
             raise ValueError(f"{name}: the bottleneck has out_channels // 4 channels, so out_channels "
                              f"must be at least 4, got {out_channels}")
@@ -121,7 +122,7 @@ class ResidualAttentionModule(Module):
     def __init__(self, in_channels, depth=3, p=1, t=2, r=1):
         super().__init__()
         name = f"ResidualAttentionModule(in_channels={in_channels})"
-        check_positive(name, in_channels=in_channels, depth=depth, t=t, r=r)
+        check_positive_ints(name, in_channels=in_channels, depth=depth, t=t, r=r)
         if not isinstance(p, int) or p < 0:
             raise ValueError(f"{name}: p must be a non-negative integer, got {p!r}")
         self.in_channels, self.depth = in_channels, depth

@@ -9,7 +9,8 @@ reweights the channels of a feature map ``x`` of shape (N, C, H, W):
 
 The bottleneck (reduction factor r = 16) keeps the MLP cheap. The weights are
 1x1 convolutions (the same as Linear layers on a 1x1 map), with biases, as in
-the article "Attention in Vision" (seed 004), so its modules' state_dicts load
+the article "Attention in Vision" [BobMcDear, 2022] (docs/bibliography.md), so its
+modules' state_dicts load
 directly: ``excitation.0.weight`` is W1 with shape (C/r, C, 1, 1).
 
 The ECA paper (Wang et al., CVPR 2020, Table 2) ablates the bottleneck with

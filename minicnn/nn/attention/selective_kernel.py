@@ -15,7 +15,8 @@ each to use (attention over which branch, not over where or what):
             V = sum_m alpha_m * U_m                         (N, C, H/s, W/s)
 
 The module structure (``Branch``, ``Split``, ``Fuse``, ``Select``, ``SK``) and
-attribute names follow the article (seed 004) so its state_dicts load:
+attribute names follow the article "Attention in Vision" [BobMcDear, 2022]
+(docs/bibliography.md) so its state_dicts load:
 ``split.branches.0.conv.weight``, ``fuse.fc.0.weight``, ``select.fc.weight``
 (row ``m*C + c`` of the select weight belongs to branch m, channel c). The
 article's ``Split`` passes an ``out_dim`` keyword that its ``Branch`` does not
@@ -30,19 +31,20 @@ pass, detached, shape (N, M, C, 1, 1) (summing to 1 over axis 1).
 Batch norm on the pooled (N, d, 1, 1) tensor needs N >= 2 in training mode.
 """
 from ... import functional as F
+from ...utils import check_positive_ints
 from ..containers import ModuleList, Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Softmax
 from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
-from ._common import check_input, check_positive, reduced_dim
+from ._common import check_input, reduced_dim
 
 __all__ = ["Branch", "Split", "Fuse", "Select", "SK"]
 
 
 def _check_groups(name, in_dim, groups):
-    check_positive(name, in_dim=in_dim, groups=groups)
+    check_positive_ints(name, in_dim=in_dim, groups=groups)
     if in_dim % groups != 0:
         raise ValueError(f"{name}: in_dim must be divisible by groups for a grouped convolution; "
                          f"got in_dim={in_dim}, groups={groups} ({in_dim} % {groups} = {in_dim % groups})")
@@ -58,7 +60,7 @@ class Branch(Module):
         super().__init__()
         name = f"Branch(in_dim={in_dim})"
         _check_groups(name, in_dim, groups)
-        check_positive(name, kernel_size=kernel_size, stride=stride, dilation=dilation)
+        check_positive_ints(name, kernel_size=kernel_size, stride=stride, dilation=dilation)
         padding = kernel_size // 2 + (dilation - 1)
         self.conv = Conv2d(in_dim, in_dim, kernel_size=kernel_size, stride=stride, padding=padding,
                            dilation=dilation, groups=groups, bias=False)
@@ -74,7 +76,7 @@ class Split(Module):
 
     def __init__(self, in_dim, n_branches=2, stride=1, groups=32):
         super().__init__()
-        check_positive(f"Split(in_dim={in_dim})", n_branches=n_branches)
+        check_positive_ints(f"Split(in_dim={in_dim})", n_branches=n_branches)
         self.branches = ModuleList([
             Branch(in_dim, kernel_size=3, stride=stride, groups=groups, dilation=dilation)
             for dilation in range(1, n_branches + 1)
