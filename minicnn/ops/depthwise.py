@@ -40,7 +40,8 @@ loop of its own.
 """
 from ..autograd import Function
 from ..backend import get_array_module
-from .im2col import conv_output_size, crop2d, pad2d
+from ..utils import conv_output_size
+from .im2col import crop2d, pad2d
 
 __all__ = []  # reached through conv2d (groups = C_in); the Function and kernels are for conv.py and tests
 

@@ -190,7 +190,8 @@ class MaxPool2d(Function):
             window = _window(x_pad, k // kW, k % kW, stride, dilation, out)
             xp.greater(window, best, out=better)
             xp.maximum(best, window, out=best)
-            xp.multiply(better, k, out=scratch)
+            # k as a scalar of arg's own type: a plain int makes NumPy multiply in int64 and cast (8x slower)
+            xp.multiply(better, arg.dtype.type(k), out=scratch)
             xp.maximum(arg, scratch, out=arg)
 
         # Offset k = a*kW + b of output (i, j) sits at input row i*sH - pH + a*dH, column j*sW - pW + b*dW.
