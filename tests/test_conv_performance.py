@@ -1,7 +1,7 @@
 """The convolution's performance machinery (minicnn/ops/conv_performance.py) against the readable
 whole-batch kernels (minicnn/ops/conv_kernels.py): the same sums, for every chunk size.
 
-* forward, weight gradient and both input-gradient algorithms, chunked image by image
+* forward, weight gradient and both input-gradient algorithms, in chunks of images
   (1 image per chunk, a few, the whole batch), on geometries drawn by Hypothesis;
 * the forward's columns kept for the backward when the batch is one chunk;
 * the same on the strict (CuPy stand-in) backend;
@@ -85,7 +85,7 @@ def test_columns_are_kept_only_when_the_batch_is_one_chunk():
     x_pad = np.zeros((4, 2, 6, 6))
     w = np.zeros((3, 2, 3, 3))
     _, kept = conv_performance.conv2d_forward_chunked(x_pad, w, (1, 1), (1, 1), 1, (4, 4), keep_columns=True)
-    assert kept.shape == (4, 1, 18, 16)
+    assert kept.shape == (1, 18, 4 * 16)                   # (groups, C_in * kH * kW, N * H_out * W_out)
     _, kept = conv_performance.conv2d_forward_chunked(x_pad, w, (1, 1), (1, 1), 1, (4, 4), chunk_bytes=1,
                                                       keep_columns=True)
     assert kept is None

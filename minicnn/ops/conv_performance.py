@@ -1,5 +1,5 @@
-"""The convolution's performance machinery: chunks of images laid out image by image, columns kept
-when they are small, and the choice of input-gradient algorithm.
+"""The convolution's performance machinery: chunks of images, columns kept when they are small,
+and the choice of input-gradient algorithm.
 
 Nothing here changes a result; it only decides how much memory and time the
 convolution takes. Read ``conv.py`` (the definition and the Function) and
@@ -26,29 +26,22 @@ one chunk (small feature maps, deep in a network), the forward's columns are
 kept for the backward instead of being built again: they cost no more memory
 than the chunk the backward would build.
 
-Layout: ``conv_kernels.py`` orders the columns (channel, offset) x (image,
-pixel), so its products come out as (C_out, N, H_out, W_out) and need a
-transposing copy into NCHW, and G needs one into (C_out, N * H_out * W_out).
-Here the columns are ordered image first, (n, (c, u, v), (i, j)): one *batched*
-product per chunk,
-
-    out[n] = W_mat @ cols[n]                (C_out, H_out * W_out) = out[n, :, :, :] as it lies in memory
-
-is written straight into the NCHW output (``matmul(..., out=)``), and the
-weight gradient reads G[n] = grad[n] where it lies:
-
-    dL/dW_mat^T = sum over n of  cols[n] @ G[n]^T          (the (cols @ G^T)^T form, see conv_kernels)
-
-Measured (``benchmarks/bench_floor.py``, RESULTS.md): 0.76-0.97x the time of
-the channel-major chunks, whose two transposing copies (output, G) it removes.
+Layout: one matrix product per chunk, the columns of ``conv_kernels.py``
+((channel, offset) x (image, pixel)); the chunk's product comes out as
+(C_out, n, H_out, W_out) and is copied into the NCHW output while it is still
+in the cache. One product per image instead (image-major columns, written
+straight into NCHW) cost the same on one thread but 1.2-5x more at 2 threads
+on a busy machine: every product is a rendezvous of OpenBLAS's threads
+(benchmarks/RESULTS.md).
 
 Input gradient: :func:`conv2d_input_grad` chooses between the "full
 convolution" and the "col2im" algorithms (``conv_kernels.py``); both run here
-image by image, in chunks.
+in chunks of images.
 """
 from ..backend import get_array_module
-from .conv_kernels import flip_weight
-from .im2col import crop2d, pad2d, windows
+from .conv_kernels import (channels_first, conv2d_columns, conv2d_forward_kernel, conv2d_grad_weight_kernel,
+                           flip_weight)
+from .im2col import col2im, crop2d, pad2d
 
 __all__ = []  # machinery for conv.py and conv_transpose.py, not user functions
 
@@ -67,38 +60,27 @@ def images_per_chunk(rows, pixels, itemsize, chunk_bytes=None):
     return max(1, chunk_bytes // (rows * pixels * itemsize))
 
 
-def image_columns(x_pad, kernel_size, stride, dilation, groups, out_size):
-    """im2col, images first: (n, groups, C/groups * kH * kW, H_out * W_out), one contiguous copy.
-
-        cols[n, g, (c, u, v), (i, j)] = x_pad[n, g * C/groups + c, i*s_h + u*d_h, j*s_w + v*d_w]
-    """
-    xp = get_array_module(x_pad)
-    view = windows(x_pad, kernel_size, stride, dilation, out_size)      # (C, kH, kW, n, H_out, W_out)
-    c, k_h, k_w, n, h_out, w_out = view.shape
-    cols = xp.ascontiguousarray(view.transpose(3, 0, 1, 2, 4, 5))
-    return cols.reshape(n, groups, c // groups * k_h * k_w, h_out * w_out)
-
-
 def conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size, chunk_bytes=None,
                            keep_columns=False):
-    """out[chunk] = W_mat @ im2col(x_pad[chunk]) image by image, written into the NCHW output.
+    """out[chunk] = W_mat @ im2col(x_pad[chunk]), a chunk of images at a time, written into the output.
 
-    Returns ``out`` (N, C_out, H_out, W_out), or with ``keep_columns`` the
-    pair (out, cols), cols being the columns when the batch made one chunk
-    (else None): the backward can use them instead of building them again.
+    The images are independent, so this is the same result as one big
+    product; only one chunk's columns (about ``chunk_bytes``) exist at a
+    time. Returns ``out`` (N, C_out, H_out, W_out), or with ``keep_columns``
+    the pair (out, cols), cols (groups, C_in/groups * kH * kW, N * H_out * W_out)
+    being the columns when the batch made one chunk (else None): the
+    backward can use them instead of building them again.
     """
     xp = get_array_module(x_pad)
     n = x_pad.shape[0]
     c_out, c_per_group, k_h, k_w = weight.shape
-    pixels = out_size[0] * out_size[1]
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x_pad.dtype)
-    out4 = out.reshape(n, groups, c_out // groups, pixels)
-    w_mat = weight.reshape(groups, c_out // groups, c_per_group * k_h * k_w)
-    step = images_per_chunk(c_per_group * groups * k_h * k_w, pixels, x_pad.dtype.itemsize, chunk_bytes)
+    step = images_per_chunk(c_per_group * groups * k_h * k_w, out_size[0] * out_size[1], x_pad.dtype.itemsize,
+                            chunk_bytes)
     cols = None
     for start in range(0, n, step):
-        cols = image_columns(x_pad[start:start + step], (k_h, k_w), stride, dilation, groups, out_size)
-        xp.matmul(w_mat, cols, out=out4[start:start + step])            # (n, groups, C_out/groups, pixels)
+        _, cols = conv2d_forward_kernel(x_pad[start:start + step], weight, stride, dilation, groups, out_size,
+                                        out=out[start:start + step])
     if keep_columns:
         return out, (cols if step >= n else None)
     return out
@@ -106,25 +88,26 @@ def conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size, ch
 
 def conv2d_grad_weight(grad, x_pad, weight_shape, stride, dilation, groups, out_size, chunk_bytes=None,
                        cols=None):
-    """dL/dW = sum over images n of (cols[n] @ G[n]^T)^T, a chunk of images at a time.
+    """dL/dW = sum over chunks of images of G_chunk @ im2col(x_pad[chunk])^T.
 
-    ``grad`` is dL/d(out) (N, C_out, H_out, W_out) as it is; ``cols``: the
-    forward's columns of the whole batch, if it kept them.
+    ``grad`` is dL/d(out) (N, C_out, H_out, W_out); each chunk's G_chunk =
+    ``channels_first(grad[chunk])`` is a small copy. ``cols``: the forward's
+    columns of the whole batch, if it kept them.
     """
     xp = get_array_module(x_pad)
     n = x_pad.shape[0]
     c_out, c_per_group, k_h, k_w = weight_shape
-    pixels = out_size[0] * out_size[1]
-    g_t = grad.reshape(n, groups, c_out // groups, pixels).transpose(0, 1, 3, 2)   # G[n]^T, a view
     step = n if cols is not None else \
-        images_per_chunk(c_per_group * groups * k_h * k_w, pixels, x_pad.dtype.itemsize, chunk_bytes)
-    total = None
+        images_per_chunk(c_per_group * groups * k_h * k_w, out_size[0] * out_size[1], x_pad.dtype.itemsize,
+                         chunk_bytes)
+    grad_w = None
     for start in range(0, n, step):
         chunk_cols = cols if cols is not None else \
-            image_columns(x_pad[start:start + step], (k_h, k_w), stride, dilation, groups, out_size)
-        part = (chunk_cols @ g_t[start:start + step]).sum(axis=0)    # (groups, C_in/groups*kH*kW, C_out/groups)
-        total = part if total is None else xp.add(total, part, out=total)
-    return total.transpose(0, 2, 1).reshape(weight_shape)
+            conv2d_columns(x_pad[start:start + step], (k_h, k_w), stride, dilation, groups, out_size)
+        part = conv2d_grad_weight_kernel(channels_first(grad[start:start + step], groups), chunk_cols,
+                                         weight_shape)
+        grad_w = part if grad_w is None else xp.add(grad_w, part, out=grad_w)
+    return grad_w
 
 
 # ============================================================================ the input gradient
@@ -134,7 +117,7 @@ def input_grad_method(stride, c_out, c_in):
 
 
 def input_grad_full(grad, weight, input_size, padding, dilation, groups, chunk_bytes=None):
-    """conv_kernels.conv2d_input_grad_full, image by image: conv2d(grad padded, rot180(W)^T)."""
+    """conv_kernels.conv2d_input_grad_full in chunks of images: conv2d(grad padded, rot180(W)^T)."""
     h_out, w_out = grad.shape[2:]
     k_h, k_w = weight.shape[2:]
     (height, width), (d_h, d_w) = input_size, dilation
@@ -147,36 +130,21 @@ def input_grad_full(grad, weight, input_size, padding, dilation, groups, chunk_b
 
 
 def input_grad_col2im(grad, weight, input_size, stride, padding, dilation, groups, chunk_bytes=None):
-    """conv_kernels.conv2d_input_grad_col2im, image by image: cols[n] = W_mat^T @ G[n], then col2im.
-
-    The columns of a chunk are added onto the padded gradient of the chunk's
-    images, one kernel offset at a time (as ``im2col.col2im``).
-    """
+    """conv_kernels.conv2d_input_grad_col2im, a chunk of images at a time: col2im(W_mat^T @ G_chunk)."""
     xp = get_array_module(grad)
     n, c_out, h_out, w_out = grad.shape
     c_per_group, k_h, k_w = weight.shape[1:]
     c_in = c_per_group * groups
-    (height, width), (s_h, s_w), (d_h, d_w) = input_size, stride, dilation
-    top, bottom, left, right = padding
-    g4 = grad.reshape(n, groups, c_out // groups, h_out * w_out)
-    w_t = weight.reshape(groups, c_out // groups, -1).transpose(0, 2, 1)   # (groups, C_in/groups*kH*kW, C_out/groups)
+    (height, width), (top, bottom, left, right) = input_size, padding
     padded_size = (height + top + bottom, width + left + right)
-    # The windows tile the padded image exactly, without overlap or gaps (stride = kernel, e.g. the 2x2
-    # stride-2 up-conv of U-Net): nothing is added twice, col2im only rearranges, into an empty array.
-    tiles = (s_h, s_w) == (k_h, k_w) and (d_h, d_w) == (1, 1) and padded_size == (h_out * k_h, w_out * k_w)
-    grad_x_pad = (xp.empty if tiles else xp.zeros)((n, c_in) + padded_size, dtype=grad.dtype)
+    w_t = weight.reshape(groups, c_out // groups, -1).transpose(0, 2, 1)   # (groups, C_in/groups*kH*kW, C_out/groups)
+    grad_x_pad = xp.empty((n, c_in) + padded_size, dtype=grad.dtype)
     step = images_per_chunk(c_in * k_h * k_w, h_out * w_out, grad.dtype.itemsize, chunk_bytes)
     for start in range(0, n, step):
-        cols = (w_t @ g4[start:start + step]).reshape(-1, c_in, k_h, k_w, h_out, w_out)
-        target = grad_x_pad[start:start + step]
-        if tiles:   # target[n, c, i*k_h + u, j*k_w + v] = cols[n, c, u, v, i, j]
-            target.reshape(-1, c_in, h_out, k_h, w_out, k_w)[...] = cols.transpose(0, 1, 4, 2, 5, 3)
-            continue
-        for u in range(k_h):
-            for v in range(k_w):
-                rows = slice(u * d_h, u * d_h + s_h * (h_out - 1) + 1, s_h)      # i*s_h + u*d_h for every i
-                columns = slice(v * d_w, v * d_w + s_w * (w_out - 1) + 1, s_w)
-                target[:, :, rows, columns] += cols[:, :, u, v]
+        chunk = grad[start:start + step]
+        grad_cols = w_t @ channels_first(chunk, groups)              # (groups, C_in/groups*kH*kW, n*H_out*W_out)
+        grad_x_pad[start:start + step] = col2im(grad_cols, (chunk.shape[0], c_in) + padded_size, (k_h, k_w),
+                                                stride, dilation, (h_out, w_out))
     return xp.ascontiguousarray(crop2d(grad_x_pad, padding))
 
 
@@ -207,9 +175,8 @@ def conv2d_input_grad(grad, weight, input_size, stride, padding, dilation, group
     stride s > 1 it would first insert s - 1 zeros between grad pixels and
     waste (s^2 - 1) / s^2 of its products. ``method="full"`` or
     ``"col2im"`` forces one (the full convolution needs stride 1). Both run
-    image by image in chunks (module docstring). ``grad_mat`` is accepted for
-    the callers that have ``channels_first(grad)`` and unused: the chunks
-    read ``grad`` where it lies.
+    a chunk of images at a time. ``grad_mat`` is accepted for the callers
+    that have ``channels_first(grad)`` and unused: each chunk copies its own.
     """
     if method is None:
         method = input_grad_method(stride, grad.shape[1], weight.shape[1] * groups)
