@@ -13,6 +13,11 @@ Dtype rules (as ``torch.tensor``): Python floats become float32, arrays keep
 their dtype (so float64 stays float64: gradient checks run in float64),
 Python ints become int64 (labels, indices), bools stay bool. Only
 floating-point tensors can require gradients.
+
+The operators and torch-named methods (``x + y``, ``x @ w``, ``x[i]``,
+``x.exp()``, ``x.sum(1)``, ``x.to("cpu")``...) call the ops, which are built on
+this class; they are written in ``tensor_methods.py`` and attached to it when
+``minicnn`` is imported, so that this file does not import the ops.
 """
 from __future__ import annotations
 

@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given
 from hypothesis import strategies as st
 
 import minicnn
 import minicnn.functional as F
 from minicnn.testing import assert_parity
+from minicnn.testing.cases import Case, case_tests
 from minicnn.testing.strategies import arrays, shapes
 
-from test_ops_elementwise import Case, check_gradient, check_parity
 
 SMALL = dict(max_dims=3, max_side=4)
 
@@ -70,20 +69,9 @@ CASES = [
          lambda x, dim: x.log_softmax(dim)),
     Case("dropout", unary(away_from=(0.0,), p=True), Dropout.ours, Dropout.theirs),
 ]
-IDS = [c.name for c in CASES]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_gradient(case, backend, data):
-    check_gradient(case, data)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_torch_parity(case, dtype, backend, data):
-    check_parity(case, data, dtype)
+test_gradient, test_torch_parity = case_tests(CASES)
 
 
 # ------------------------------------------------------------------ numerical stability

@@ -19,6 +19,7 @@ import minicnn
 import reference_attention as R
 from minicnn import nn
 from minicnn.nn import attention
+from minicnn.nn.attention import selective_kernel
 from minicnn.testing import assert_module_parity, assert_parity, load_torch_weights
 from minicnn.testing.strategies import arrays
 
@@ -347,7 +348,7 @@ def test_too_few_channels_for_the_reduction_factor(build, words):
 @pytest.mark.parametrize("build,words", [
     (lambda: nn.SK(48), ["SK", "divisible by groups", "in_dim=48", "groups=32"]),
     (lambda: nn.SK(16, groups=3, reduction_factor=4), ["SK", "divisible by groups", "groups=3"]),
-    (lambda: nn.Branch(10, groups=4), ["Branch", "divisible by groups"]),
+    (lambda: selective_kernel.Branch(10, groups=4), ["Branch", "divisible by groups"]),
 ])
 def test_channels_not_divisible_by_groups(build, words):
     with pytest.raises(ValueError) as info:

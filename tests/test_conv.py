@@ -22,6 +22,7 @@ from minicnn import nn
 from minicnn.ops import im2col as I2C
 from minicnn.ops.conv import conv2d_backward_naive, conv2d_input_grad, conv2d_naive, conv2d_options
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 # ------------------------------------------------------------------------------ geometry strategies
@@ -80,10 +81,7 @@ PINNED = [
 ]
 
 
-def _with_examples(test, argname="cfg"):
-    for cfg in PINNED:
-        test = example(**{argname: cfg})(test)
-    return test
+_with_examples = pinned(PINNED)
 
 
 # ------------------------------------------------------------------------------ gradient checks
@@ -211,10 +209,9 @@ def test_only_the_needed_gradients_are_computed():
 @_with_examples
 @given(cfg=conv2d_configs())
 def test_fast_conv2d_equals_naive_loops(cfg):
-    x, w, b = conv2d_arrays(cfg)
-    fast = F.conv2d(minicnn.tensor(x), minicnn.tensor(w), None if b is None else minicnn.tensor(b),
-                    **conv2d_kwargs(cfg)).numpy()
-    np.testing.assert_allclose(fast, conv2d_naive(x, w, b, **conv2d_kwargs(cfg)), rtol=1e-12, atol=1e-12)
+    kwargs = conv2d_kwargs(cfg)
+    check_against_naive(lambda *t: F.conv2d(*t, **kwargs), lambda x, w, b: conv2d_naive(x, w, b, **kwargs),
+                        conv2d_arrays(cfg))
 
 
 @settings(max_examples=10)
@@ -222,16 +219,10 @@ def test_fast_conv2d_equals_naive_loops(cfg):
 @given(cfg=conv2d_configs())
 def test_fast_conv2d_backward_equals_naive_loops(cfg):
     """Every gradient of the fast Conv2d (im2col + matmuls, in chunks) == the loops of conv2d_backward_naive."""
-    x, w, b = conv2d_arrays(cfg)
-    inputs = [minicnn.tensor(x, requires_grad=True), minicnn.tensor(w, requires_grad=True)]
-    inputs.append(None if b is None else minicnn.tensor(b, requires_grad=True))
-    y = F.conv2d(*inputs, **conv2d_kwargs(cfg))
-    grad = np.random.default_rng(cfg["seed"]).standard_normal(y.shape)
-    y.backward(grad)
-    naive = conv2d_backward_naive(grad, x, w, **conv2d_kwargs(cfg))
-    for name, t, expected in zip(("input", "weight", "bias"), inputs, naive):
-        if t is not None:
-            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
+    kwargs = conv2d_kwargs(cfg)
+    check_against_naive(lambda *t: F.conv2d(*t, **kwargs), lambda x, w, b: conv2d_naive(x, w, b, **kwargs),
+                        conv2d_arrays(cfg), lambda g, x, w, b: conv2d_backward_naive(g, x, w, **kwargs),
+                        seed=cfg["seed"])
 
 
 @settings(max_examples=10)

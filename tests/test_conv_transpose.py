@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn
@@ -17,6 +17,7 @@ import minicnn.functional as F
 from minicnn import nn
 from minicnn.ops.conv_transpose import conv_transpose2d_backward_naive, conv_transpose2d_naive
 from minicnn.testing import assert_module_parity, assert_parity, gradcheck
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 @st.composite
@@ -63,10 +64,7 @@ PINNED = [
 ]
 
 
-def _with_examples(test):
-    for cfg in PINNED:
-        test = example(cfg=cfg)(test)
-    return test
+_with_examples = pinned(PINNED)
 
 
 @settings(max_examples=8)
@@ -84,10 +82,9 @@ def test_conv_transpose2d_gradcheck(backend, cfg):
 @_with_examples
 @given(cfg=conv_transpose2d_configs())
 def test_fast_conv_transpose2d_equals_naive_loops(cfg):
-    x, w, b = arrays_for(cfg)
-    fast = F.conv_transpose2d(minicnn.tensor(x), minicnn.tensor(w), None if b is None else minicnn.tensor(b),
-                              **kwargs_for(cfg)).numpy()
-    np.testing.assert_allclose(fast, conv_transpose2d_naive(x, w, b, **kwargs_for(cfg)), rtol=1e-12, atol=1e-12)
+    kwargs = kwargs_for(cfg)
+    check_against_naive(lambda *t: F.conv_transpose2d(*t, **kwargs),
+                        lambda x, w, b: conv_transpose2d_naive(x, w, b, **kwargs), arrays_for(cfg))
 
 
 @settings(max_examples=10)
@@ -95,16 +92,10 @@ def test_fast_conv_transpose2d_equals_naive_loops(cfg):
 @given(cfg=conv_transpose2d_configs())
 def test_fast_conv_transpose2d_backward_equals_naive_loops(cfg):
     """Every gradient of the fast ConvTranspose2d (conv2d's kernels, roles swapped) == the naive loops."""
-    x, w, b = arrays_for(cfg)
-    inputs = [minicnn.tensor(x, requires_grad=True), minicnn.tensor(w, requires_grad=True)]
-    inputs.append(None if b is None else minicnn.tensor(b, requires_grad=True))
-    y = F.conv_transpose2d(*inputs, **kwargs_for(cfg))
-    grad = np.random.default_rng(cfg["seed"]).standard_normal(y.shape)
-    y.backward(grad)
-    naive = conv_transpose2d_backward_naive(grad, x, w, **kwargs_for(cfg))
-    for name, t, expected in zip(("input", "weight", "bias"), inputs, naive):
-        if t is not None:
-            np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
+    kwargs = kwargs_for(cfg)
+    check_against_naive(lambda *t: F.conv_transpose2d(*t, **kwargs),
+                        lambda x, w, b: conv_transpose2d_naive(x, w, b, **kwargs), arrays_for(cfg),
+                        lambda g, x, w, b: conv_transpose2d_backward_naive(g, x, w, **kwargs), seed=cfg["seed"])
 
 
 @settings(max_examples=10)

@@ -10,44 +10,17 @@ Hypothesis and is checked twice:
 
 Inputs are kept away from kinks (abs at 0, clamp's bounds) and ties (maximum).
 """
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import minicnn
 import minicnn.functional as F
-from minicnn.testing import assert_parity, gradcheck
+from minicnn.testing import assert_parity
+from minicnn.testing.cases import Case, case_tests
 from minicnn.testing.strategies import arrays, broadcast_shapes, positive_arrays, shapes
-
-
-@dataclass
-class Case:
-    """One op: how to draw its inputs, and the same computation in minicnn and in torch."""
-
-    name: str
-    draw: Callable  # data -> (list of NumPy arrays, dict of options)
-    ours: Callable  # (*minicnn tensors, **options) -> Tensor
-    theirs: Callable = None  # (*torch tensors, **options) -> torch.Tensor; default: same as ours
-
-    def __post_init__(self):
-        self.theirs = self.theirs or self.ours
-
-
-def check_gradient(case, data):
-    arrays_, options = case.draw(data)
-    tensors = [minicnn.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays_]
-    gradcheck(lambda *ts: case.ours(*ts, **options), *tensors)
-
-
-def check_parity(case, data, dtype):
-    arrays_, options = case.draw(data)
-    assert_parity(lambda *ts: case.ours(*ts, **options), lambda *ts: case.theirs(*ts, **options),
-                  arrays_, dtype=dtype)
 
 
 # ------------------------------------------------------------------ input drawers
@@ -157,20 +130,9 @@ CASES = [
     Case("F.matmul", matmul_inputs, F.matmul, torch.matmul),
     Case("linear", linear_inputs, F.linear, torch.nn.functional.linear),
 ]
-IDS = [c.name for c in CASES]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_gradient(case, backend, data):
-    check_gradient(case, data)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_torch_parity(case, dtype, backend, data):
-    check_parity(case, data, dtype)
+test_gradient, test_torch_parity = case_tests(CASES)
 
 
 # ------------------------------------------------------------------ conventions and edge cases

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 import minicnn
 from minicnn.ops.reductions import Sum
 from minicnn.testing import assert_parity
+from minicnn.testing.cases import Case, case_tests
 from minicnn.testing.strategies import arrays, shapes, tie_free_arrays
 
-from test_ops_elementwise import Case, check_gradient, check_parity
 
 
 def dims(ndim, allow_tuple=True):
@@ -75,20 +75,9 @@ CASES = [
     Case("amin", reduction(tie_free=True), lambda x, dim, keepdim: x.amin(dim, keepdim),
          lambda x, dim, keepdim: x.amin(dim=() if dim is None else dim, keepdim=keepdim)),
 ]
-IDS = [c.name for c in CASES]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_gradient(case, backend, data):
-    check_gradient(case, data)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_torch_parity(case, dtype, backend, data):
-    check_parity(case, data, dtype)
+test_gradient, test_torch_parity = case_tests(CASES)
 
 
 @given(data=st.data())

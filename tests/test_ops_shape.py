@@ -10,14 +10,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
 from hypothesis import strategies as st
 
 import minicnn
 from minicnn.testing import gradcheck
+from minicnn.testing.cases import Case, case_tests
 from minicnn.testing.strategies import arrays, shapes
 
-from test_ops_elementwise import Case, check_gradient, check_parity
 
 SMALL = dict(max_dims=3, max_side=4)
 
@@ -167,20 +166,9 @@ CASES = [
          lambda x, index: x[torch_index(index)])
     for kind in INDEX_KINDS
 ]
-IDS = [c.name for c in CASES]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_gradient(case, backend, data):
-    check_gradient(case, data)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@given(data=st.data())
-def test_torch_parity(case, dtype, backend, data):
-    check_parity(case, data, dtype)
+test_gradient, test_torch_parity = case_tests(CASES)
 
 
 # ------------------------------------------------------------------ fixed examples

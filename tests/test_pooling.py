@@ -12,7 +12,7 @@ the naive loops, and clear errors for bad arguments.
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minicnn
@@ -48,7 +48,11 @@ def windows(draw, dilation=True, max_side=7):
 def max_pool_cases(draw):
     shape, kernel, stride, padding, dil, ceil_mode = draw(windows())
     x = draw(tie_free_arrays(shape), label="x")
-    return x, dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dil, ceil_mode=ceil_mode)
+    options = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dil, ceil_mode=ceil_mode)
+    # A dilated window can miss the input entirely (its taps all in the padding): its maximum is -inf
+    # (as in torch) and central differences give nan there; such windows have no gradient to check.
+    assume(np.isfinite(P.max_pool2d_naive(x, **options)[0]).all())
+    return x, options
 
 
 @st.composite

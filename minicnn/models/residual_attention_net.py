@@ -42,11 +42,11 @@ returns the masks M of all attention modules after a forward pass.
 from .. import functional as F
 from ..nn.attention.residual_attention import ResidualAttentionModule, ResidualUnit
 from ..nn.containers import Sequential
-from ..nn.conv import Conv2d
-from ..nn.layers import Identity, Linear
+from ..nn.layers import Linear
 from ..nn.module import Module
 from ..nn.normalization import BatchNorm2d
-from ..nn.pooling import AdaptiveAvgPool2d, MaxPool2d
+from ..nn.pooling import AdaptiveAvgPool2d
+from .resnet import resnet_stem
 
 __all__ = ["ResidualAttentionNet", "attention56", "attention92", "PAPER_PARAMETERS"]
 
@@ -78,12 +78,7 @@ class ResidualAttentionNet(Module):
         self.in_channels, self.num_classes = in_channels, num_classes
         widths = [4 * base_channels * 2 ** k for k in range(4)]          # 256, 512, 1024, 2048
 
-        if small_input:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=3, stride=1, padding=1, bias=False)
-        else:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = BatchNorm2d(base_channels)
-        self.maxpool = Identity() if small_input else MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.conv1, self.bn1, self.maxpool = resnet_stem(in_channels, base_channels, small_input)
 
         in_width = base_channels
         for stage in range(3):

@@ -61,6 +61,17 @@ from .resnet_attention import ATTENTIONS, block_attention, check_attention, chec
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "ATTENTIONS", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"]
 
+def resnet_stem(in_channels, base_channels, small_input=False):
+    """ResNet's stem as (conv1, bn1, maxpool): a 7x7/2 conv and a 3x3/2 max pool (224 -> 56), or, for
+    small images, a 3x3/1 conv and no pooling (the stem of the residual attention networks too)."""
+    if small_input:
+        conv1 = Conv2d(in_channels, base_channels, kernel_size=3, stride=1, padding=1, bias=False)
+    else:
+        conv1 = Conv2d(in_channels, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
+    maxpool = Identity() if small_input else MaxPool2d(kernel_size=3, stride=2, padding=1)
+    return conv1, BatchNorm2d(base_channels), maxpool
+
+
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
     """3x3 convolution without bias; padding = dilation keeps the size at stride 1."""
     return Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation, groups=groups,
@@ -183,13 +194,7 @@ class ResNet(Module):
         self.groups, self.base_width = groups, width_per_group
         self.in_channels, self.small_input = in_channels, small_input
 
-        # Stem: 7x7/2 conv + 3x3/2 max pool (224 -> 56), or 3x3/1 conv for small images.
-        if small_input:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=3, stride=1, padding=1, bias=False)
-        else:
-            self.conv1 = Conv2d(in_channels, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = BatchNorm2d(base_channels)
-        self.maxpool = Identity() if small_input else MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.conv1, self.bn1, self.maxpool = resnet_stem(in_channels, base_channels, small_input)
 
         self.layer1 = self._make_layer(block, base_channels, layers[0])
         self.layer2 = self._make_layer(block, base_channels * 2, layers[1], 2, replace_stride_with_dilation[0])

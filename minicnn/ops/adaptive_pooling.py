@@ -52,6 +52,7 @@ def adaptive_avg_pool2d_naive(x, output_size):
                     y[n, c, i, j] = x[n, c, h0[i]:h1[i], w0[j]:w1[j]].mean()
     return y
 
+
 def adaptive_avg_pool2d_backward_naive(grad_output, input_shape):
     """dL/dx of adaptive average pooling with loops: each bin's gradient, / bin size, to its entries."""
     N, C, H, W = input_shape
@@ -66,6 +67,7 @@ def adaptive_avg_pool2d_backward_naive(grad_output, input_shape):
                     size = (h1[i] - h0[i]) * (w1[j] - w0[j])
                     grad_input[n, c, h0[i]:h1[i], w0[j]:w1[j]] += grad_output[n, c, i, j] / size
     return grad_input
+
 
 def adaptive_max_pool2d_naive(x, output_size):
     """Adaptive max pooling with loops; returns ``(y, indices)``. Its backward is
@@ -97,6 +99,7 @@ def adaptive_avg_matrix(in_size, out_size, dtype=np.float64):
     in_bin = (start[:, None] <= position) & (position < end[:, None])
     return (in_bin / (end - start)[:, None]).astype(dtype)
 
+
 class AdaptiveAvgPool2d(Function):
     """y = P_h x P_w^T per plane (P: bin averaging matrices).   dL/dx = P_h^T (dL/dy) P_w.
 
@@ -114,12 +117,14 @@ class AdaptiveAvgPool2d(Function):
     def backward(self, grad):
         return self.P_h.T @ (grad @ self.P_w)
 
+
 def _bin_members(in_size, out_size):
     """(out_size, longest bin) matrix of the input positions of each bin; shorter bins repeat their last
     position, which changes neither a maximum nor (argmax takes the first) its position."""
     start, end = adaptive_bins(in_size, out_size)
     longest = int((end - start).max()) if out_size else 1
     return np.minimum(start[:, None] + np.arange(longest)[None, :], end[:, None] - 1)
+
 
 class AdaptiveMaxPool2d(Function):
     """y[n,c,i,j] = max over bin (i, j);  dL/dx[argmax] += dL/dy[n,c,i,j].
@@ -162,6 +167,7 @@ def adaptive_avg_pool2d(input, output_size):
     average pooling."""
     out = _adaptive_output_size("adaptive_avg_pool2d", input, output_size)
     return AdaptiveAvgPool2d.apply(input, out=out)
+
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Maximum over adaptive bins, as ``torch.nn.functional.adaptive_max_pool2d`` (indices as in

@@ -1,10 +1,18 @@
-"""Window extraction for convolutions: pad, im2col and its adjoint col2im.
+"""Sliding windows, shared by convolution and pooling: pad2d, windows, im2col and its adjoint col2im.
 
-A convolution reads, for every output pixel, a small window of the padded
-input. ``im2col`` copies all those windows into the columns of one matrix,
-so that the whole convolution becomes ONE matrix product (the trick of
-Chellapilla, Puri & Simard, "High Performance Convolutional Neural Networks
-for Document Processing", 2006, and of Caffe's ``im2col``):
+A convolution or a pooling reads, for every output pixel, a small window of
+the padded input. :func:`windows` is that set of windows as one strided *view*
+(no copy), made by the backend's ``sliding_windows`` (NumPy's
+``sliding_window_view``, the tool of the pooling exercise) over the dilated
+span of the kernel, keeping every s-th window and every d-th tap:
+
+    windows[n, c, i, j, u, v] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
+
+Pooling reduces each window (a loop over the kernel offsets (u, v), each one a
+strided (N, C, H_out, W_out) view). ``im2col`` copies all the windows into the
+columns of one matrix, so that the whole convolution becomes ONE matrix
+product (Chellapilla, Puri & Simard, "High Performance Convolutional Neural
+Networks for Document Processing", 2006, and Caffe's ``im2col``):
 
     cols[(c, u, v), (n, i, j)] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
 
@@ -13,18 +21,21 @@ for Document Processing", 2006, and of Caffe's ``im2col``):
 
 ``col2im`` is the adjoint (the transpose) of ``im2col``: it sends every
 entry of a column matrix back to the input pixel it was read from and *adds*
-it there. Windows overlap (kernel larger than stride), so one pixel receives
-several contributions. The loop runs over the kH * kW kernel offsets, never
-over pixels: for a fixed offset (u, v) the pixels touched are the strided
-slice ``x_pad[:, :, u*d_h :: s_h, v*d_w :: s_w]``, which holds no pixel
-twice, so a plain ``+=`` on the slice is exact on NumPy and CuPy alike.
+it there (the backward of a convolution, and of average pooling). Windows
+overlap (kernel larger than stride), so one pixel receives several
+contributions. The loop runs over the kH * kW kernel offsets, never over
+pixels: for a fixed offset (u, v) the pixels touched are the strided slice
+``x_pad[:, :, u*d_h :: s_h, v*d_w :: s_w]``, which holds no pixel twice, so a
+plain ``+=`` on the slice is exact on NumPy and CuPy alike.
 
-Every function works on raw arrays of any backend (``xp`` of the input).
+:func:`pad2d` is the one padding helper of convolution and pooling (zeros, or
+-inf for max pooling). Every function works on raw arrays of any backend
+(``xp`` of the input); ``im2col_naive`` and ``col2im_naive`` are the loops.
 """
-from ..backend import as_strided, get_array_module
+from ..backend import get_array_module, sliding_windows
 from ..utils import conv_output_size  # noqa: F401  (re-exported: the size of the column matrix)
 
-__all__ = []  # helpers for conv.py and conv_transpose.py, not user functions
+__all__ = []  # helpers of the convolutions and poolings, not user functions
 
 
 # ============================================================================ the definition, as loops
@@ -70,11 +81,12 @@ def col2im_naive(cols, padded_shape, kernel_size, stride, dilation, out_size):
 
 
 # ============================================================================ the fast kernels
-def pad2d(x, padding):
-    """Zero-pad the last two axes of ``x``: padding = (top, bottom, left, right).
+def pad2d(x, padding, value=0):
+    """Pad the last two axes of ``x`` with ``value``: padding = (top, bottom, left, right).
 
     A negative amount crops instead (as ``torch.nn.functional.pad``). Returns a
-    new array, or ``x`` itself when there is nothing to do.
+    new array, or ``x`` itself when there is nothing to do. Convolutions pad
+    with zeros, max pooling with -inf (a padded entry never wins).
     """
     top, bottom, left, right = padding
     if min(padding) < 0:  # crop first, then pad what is positive
@@ -85,7 +97,8 @@ def pad2d(x, padding):
         return x
     xp = get_array_module(x)
     *lead, height, width = x.shape
-    out = xp.zeros((*lead, height + top + bottom, width + left + right), dtype=x.dtype)
+    shape = (*lead, height + top + bottom, width + left + right)
+    out = xp.zeros(shape, dtype=x.dtype) if value == 0 else xp.full(shape, value, dtype=x.dtype)
     out[..., top:top + height, left:left + width] = x
     return out
 
@@ -98,35 +111,35 @@ def crop2d(x, padding):
 
 
 def windows(x_pad, kernel_size, stride, dilation, out_size):
-    """A strided *view* of every window: shape (C, kH, kW, N, H_out, W_out), no copy.
+    """A strided *view* of every window: shape (N, C, H_out, W_out, kH, kW), no copy.
 
-        windows[c, u, v, n, i, j] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
+        windows[n, c, i, j, u, v] = x_pad[n, c, i*s_h + u*d_h, j*s_w + v*d_w]
 
-    Moving one step along an axis of the view moves a fixed number of bytes in
-    ``x_pad``, which is exactly what strides express: e.g. one step in ``i``
-    moves ``s_h`` rows, one step in ``u`` moves ``d_h`` rows. Never write
-    into the view (its entries alias each other).
+    ``sliding_windows`` gives every window of the dilated span d (k - 1) + 1
+    at every position; slicing keeps the first ``out_size`` positions with a
+    step of s, and every d-th tap inside each window. Moving one step along
+    an axis of the view moves a fixed number of bytes in ``x_pad``, which is
+    what strides express. Read-only: its entries alias each other.
     """
     (k_h, k_w), (s_h, s_w), (d_h, d_w), (h_out, w_out) = kernel_size, stride, dilation, out_size
-    n, c = x_pad.shape[:2]
-    st_n, st_c, st_h, st_w = x_pad.strides
-    return as_strided(x_pad,
-                      shape=(c, k_h, k_w, n, h_out, w_out),
-                      strides=(st_c, st_h * d_h, st_w * d_w, st_n, st_h * s_h, st_w * s_w))
+    span_h, span_w = d_h * (k_h - 1) + 1, d_w * (k_w - 1) + 1
+    every = sliding_windows(x_pad, (span_h, span_w), axis=(2, 3))   # (N, C, H_p - span_h + 1, ..., span_h, span_w)
+    return every[:, :, :(h_out - 1) * s_h + 1:s_h, :(w_out - 1) * s_w + 1:s_w, ::d_h, ::d_w]
 
 
 def im2col(x_pad, kernel_size, stride, dilation, out_size):
     """The column matrix (C * kH * kW, N * H_out * W_out) of a padded input (N, C, H_p, W_p).
 
-    One contiguous copy of the :func:`windows` view; the rows are ordered
-    (c, u, v) like a flattened weight ``W[f].reshape(-1)``, so that
+    One contiguous copy of the :func:`windows` view, its axes ordered (c, u, v)
+    for the rows, like a flattened weight ``W[f].reshape(-1)``, and (n, i, j)
+    for the columns, so that
 
         out[f, (n, i, j)] = sum over rows r of  W.reshape(F, -1)[f, r] * cols[r, (n, i, j)].
     """
     xp = get_array_module(x_pad)
     view = windows(x_pad, kernel_size, stride, dilation, out_size)
-    c, k_h, k_w, n, h_out, w_out = view.shape
-    return xp.ascontiguousarray(view).reshape(c * k_h * k_w, n * h_out * w_out)
+    n, c, h_out, w_out, k_h, k_w = view.shape
+    return xp.ascontiguousarray(view.transpose(1, 4, 5, 0, 2, 3)).reshape(c * k_h * k_w, n * h_out * w_out)
 
 
 def col2im(cols, padded_shape, kernel_size, stride, dilation, out_size):

@@ -97,109 +97,7 @@ def interpolation_matrix(in_size, out_size, mode, align_corners=None, scale_fact
     return A
 
 
-# =========================================================================== the operation
-class Resample2d(Function):
-    """Y = A_h X A_w^T for every (n, c) plane.   dL/dX = A_h^T (dL/dY) A_w.
-
-    Nearest-neighbour matrices hold a single 1 per row: the forward then simply
-    gathers rows ``rows`` and columns ``cols`` (same result, and no 0 * inf).
-    """
-
-    def forward(self, x, A_h, A_w, rows=None, cols=None):
-        self.A_h, self.A_w = A_h, A_w
-        if rows is not None:
-            return x[:, :, rows][:, :, :, cols]
-        return A_h @ (x @ A_w.T)
-
-    def backward(self, grad):
-        return self.A_h.T @ (grad @ self.A_w)
-
-
-def _output_size(input, size, scale_factor, recompute_scale_factor):
-    """(H_out, W_out) and the per-axis scale factors torch hands its kernels (None when recomputed)."""
-    spatial = tuple(input.shape[2:])
-    if size is not None and scale_factor is not None:
-        raise ValueError("interpolate: only one of size or scale_factor should be defined")
-    if size is not None:
-        if recompute_scale_factor:
-            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
-        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
-        if len(sizes) != 2:
-            raise ValueError(f"interpolate: the output size must have 2 entries (H_out, W_out) for an input "
-                             f"with spatial dimensions {list(spatial)}, got size={size!r}")
-        for s in sizes:
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-                raise TypeError(f"interpolate: size must be an int or a pair of ints, got {size!r}")
-        return tuple(int(s) for s in sizes), (None, None)
-    if scale_factor is None:
-        raise ValueError("interpolate: either size or scale_factor should be defined")
-    factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * 2
-    if len(factors) != 2:
-        raise ValueError(f"interpolate: scale_factor must have 2 entries for an input with spatial "
-                         f"dimensions {list(spatial)}, got scale_factor={scale_factor!r}")
-    factors = tuple(float(f) for f in factors)
-    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
-    return out, ((None, None) if recompute_scale_factor else factors)
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
-    """Resize an (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as
-    ``torch.nn.functional.interpolate``. Modes: 'nearest' (torch's legacy rule), 'nearest-exact',
-    'bilinear' (with ``align_corners`` False, the default, or True) and 'area' (adaptive average
-    pooling)."""
-    if input.ndim != 4:
-        hint = " (for a single (C, H, W) image add the batch axis: x.unsqueeze(0))" if input.ndim == 3 else ""
-        raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W), got a {input.ndim}-D input of "
-                         f"shape {tuple(input.shape)}{hint}")
-    if mode not in MODES:
-        raise ValueError(f"interpolate: mode {mode!r} is not supported for 4-D input; expected one of "
-                         f"{', '.join(repr(m) for m in MODES)}")
-    if mode in ("nearest", "nearest-exact", "area"):
-        if align_corners is not None:
-            raise ValueError("interpolate: align_corners option can only be set with the interpolating "
-                             f"modes: linear | bilinear | bicubic | trilinear (got mode={mode!r})")
-    elif align_corners is None:
-        align_corners = False
-    if antialias:
-        raise ValueError("interpolate: antialias=True is not supported by minicnn")
-    if mode == "area" and size is None:
-        recompute_scale_factor = True
-    (oH, oW), (fH, fW) = _output_size(input, size, scale_factor, recompute_scale_factor)
-    H, W = input.shape[2:]
-    if min(H, W, oH, oW) <= 0:
-        raise ValueError(f"interpolate: input and output sizes should be greater than 0, but got input "
-                         f"(H: {H}, W: {W}) and output (H: {oH}, W: {oW})")
-    if mode == "area":
-        return adaptive_avg_pool2d(input, (oH, oW))
-
-    xp = get_array_module(input)
-    dtype = np.float64 if input.dtype == np.float64 else np.float32  # torch's opmath type
-    A_h = interpolation_matrix(H, oH, mode, align_corners, fH, dtype)
-    A_w = interpolation_matrix(W, oW, mode, align_corners, fW, dtype)
-    rows = cols = None
-    if mode != "bilinear":
-        rows, cols = xp.asarray(A_h.argmax(axis=1)), xp.asarray(A_w.argmax(axis=1))
-    return Resample2d.apply(input, A_h=xp.asarray(A_h, dtype=input.dtype),
-                            A_w=xp.asarray(A_w, dtype=input.dtype), rows=rows, cols=cols)
-
-
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Deprecated torch alias of ``interpolate``."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
-
-
-def upsample_nearest(input, size=None, scale_factor=None):
-    """``interpolate(mode='nearest')`` (torch's deprecated alias)."""
-    return interpolate(input, size, scale_factor, mode="nearest")
-
-
-def upsample_bilinear(input, size=None, scale_factor=None):
-    """``interpolate(mode='bilinear', align_corners=True)`` (torch's deprecated alias)."""
-    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
-
-
-# =========================================================================== the loops, for reading
+# =========================================================================== the definition, as loops
 def _source_position(i, in_size, out_size, mode, align_corners, scale_factor):
     """Where output index i reads from, in float64 (the loops below; the fast path follows torch's
     float32 arithmetic for float32 images)."""
@@ -257,3 +155,107 @@ def interpolate_backward_naive(grad_output, input_shape, mode="nearest", align_c
                 for b, wb in _taps(j, W, oW, mode, align_corners, fW):
                     grad_input[:, :, a, b] += wa * wb * grad_output[:, :, i, j]
     return grad_input
+
+
+# =========================================================================== the Function
+class Resample2d(Function):
+    """Y = A_h X A_w^T for every (n, c) plane.   dL/dX = A_h^T (dL/dY) A_w.
+
+    Nearest-neighbour matrices hold a single 1 per row: the forward then simply
+    gathers rows ``rows`` and columns ``cols`` (same result, and no 0 * inf).
+    """
+
+    def forward(self, x, A_h, A_w, rows=None, cols=None):
+        self.A_h, self.A_w = A_h, A_w
+        if rows is not None:
+            return x[:, :, rows][:, :, :, cols]
+        return A_h @ (x @ A_w.T)
+
+    def backward(self, grad):
+        return self.A_h.T @ (grad @ self.A_w)
+
+
+# =========================================================================== user functions
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize an (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as
+    ``torch.nn.functional.interpolate``. Modes: 'nearest' (torch's legacy rule), 'nearest-exact',
+    'bilinear' (with ``align_corners`` False, the default, or True) and 'area' (adaptive average
+    pooling)."""
+    if input.ndim != 4:
+        hint = " (for a single (C, H, W) image add the batch axis: x.unsqueeze(0))" if input.ndim == 3 else ""
+        raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W), got a {input.ndim}-D input of "
+                         f"shape {tuple(input.shape)}{hint}")
+    if mode not in MODES:
+        raise ValueError(f"interpolate: mode {mode!r} is not supported for 4-D input; expected one of "
+                         f"{', '.join(repr(m) for m in MODES)}")
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners option can only be set with the interpolating "
+                             f"modes: linear | bilinear | bicubic | trilinear (got mode={mode!r})")
+    elif align_corners is None:
+        align_corners = False
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported by minicnn")
+    if mode == "area" and size is None:
+        recompute_scale_factor = True
+    (oH, oW), (fH, fW) = _output_size(input, size, scale_factor, recompute_scale_factor)
+    H, W = input.shape[2:]
+    if min(H, W, oH, oW) <= 0:
+        raise ValueError(f"interpolate: input and output sizes should be greater than 0, but got input "
+                         f"(H: {H}, W: {W}) and output (H: {oH}, W: {oW})")
+    if mode == "area":
+        return adaptive_avg_pool2d(input, (oH, oW))
+
+    xp = get_array_module(input)
+    dtype = np.float64 if input.dtype == np.float64 else np.float32  # torch's opmath type
+    A_h = interpolation_matrix(H, oH, mode, align_corners, fH, dtype)
+    A_w = interpolation_matrix(W, oW, mode, align_corners, fW, dtype)
+    rows = cols = None
+    if mode != "bilinear":
+        rows, cols = xp.asarray(A_h.argmax(axis=1)), xp.asarray(A_w.argmax(axis=1))
+    return Resample2d.apply(input, A_h=xp.asarray(A_h, dtype=input.dtype),
+                            A_w=xp.asarray(A_w, dtype=input.dtype), rows=rows, cols=cols)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated torch alias of ``interpolate``."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(mode='nearest')`` (torch's deprecated alias)."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(mode='bilinear', align_corners=True)`` (torch's deprecated alias)."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# =========================================================================== argument checks
+def _output_size(input, size, scale_factor, recompute_scale_factor):
+    """(H_out, W_out) and the per-axis scale factors torch hands its kernels (None when recomputed)."""
+    spatial = tuple(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+        if len(sizes) != 2:
+            raise ValueError(f"interpolate: the output size must have 2 entries (H_out, W_out) for an input "
+                             f"with spatial dimensions {list(spatial)}, got size={size!r}")
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+                raise TypeError(f"interpolate: size must be an int or a pair of ints, got {size!r}")
+        return tuple(int(s) for s in sizes), (None, None)
+    if scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * 2
+    if len(factors) != 2:
+        raise ValueError(f"interpolate: scale_factor must have 2 entries for an input with spatial "
+                         f"dimensions {list(spatial)}, got scale_factor={scale_factor!r}")
+    factors = tuple(float(f) for f in factors)
+    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+    return out, ((None, None) if recompute_scale_factor else factors)

@@ -38,6 +38,52 @@ from ..utils import unwrap
 __all__ = ["batch_norm"]
 
 
+# =========================================================================== the definition, as loops
+def batch_norm_naive(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                     eps=1e-5):
+    """Batch normalisation with a loop over channels (NumPy arrays); updates the running statistics in
+    place like ``batch_norm``. Returns ``(y, cache)`` where ``cache`` feeds the naive backward."""
+    C = x.shape[1]
+    y = np.empty_like(x)
+    cache = []
+    for c in range(C):
+        xc = x[:, c]                                   # every entry of channel c
+        if training:
+            m = xc.size
+            mu = xc.sum() / m
+            var = ((xc - mu) ** 2).sum() / m           # biased
+            if running_mean is not None:
+                running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
+                running_var[c] = (1 - momentum) * running_var[c] + momentum * var * m / (m - 1)
+        else:
+            mu, var = running_mean[c], running_var[c]
+        x_hat = (xc - mu) / np.sqrt(var + eps)
+        gamma = 1.0 if weight is None else weight[c]
+        beta = 0.0 if bias is None else bias[c]
+        y[:, c] = gamma * x_hat + beta
+        cache.append((x_hat, gamma, 1.0 / np.sqrt(var + eps)))
+    return y, (cache, training)
+
+
+def batch_norm_backward_naive(grad_output, cache):
+    """(dx, dgamma, dbeta) of ``batch_norm_naive``, channel by channel, from the closed form."""
+    per_channel, training = cache
+    dx = np.empty_like(grad_output)
+    C = grad_output.shape[1]
+    dgamma, dbeta = np.zeros(C), np.zeros(C)
+    for c, (x_hat, gamma, inv_std) in enumerate(per_channel):
+        dy = grad_output[:, c]
+        m = dy.size
+        dbeta[c] = dy.sum()
+        dgamma[c] = (dy * x_hat).sum()
+        if training:
+            dx[:, c] = (1.0 / m) * gamma * inv_std * (m * dy - dbeta[c] - x_hat * dgamma[c])
+        else:
+            dx[:, c] = gamma * inv_std * dy
+    return dx, dgamma, dbeta
+
+
+# =========================================================================== the Function
 def _flatten_spatial(x):
     """View (N, C, *spatial) as (N, C, S): each channel's entries are then x3[:, c, :]."""
     return x.reshape(x.shape[0], x.shape[1], -1)
@@ -140,12 +186,7 @@ class BatchNorm(Function):
                 grad_bias if self.needs_input_grad[2] else None)
 
 
-def _check_per_channel(name, t, C):
-    if t is not None and tuple(t.shape) != (C,):
-        raise ValueError(f"batch_norm: {name} should contain {C} elements (one per channel of the input), "
-                         f"got shape {tuple(t.shape)}")
-
-
+# =========================================================================== user functions
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Batch normalisation over dim 1 of an (N, C), (N, C, L) or (N, C, H, W) tensor, as
@@ -174,46 +215,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            training=bool(training), momentum=float(momentum), eps=float(eps))
 
 
-# =========================================================================== the loops, for reading
-def batch_norm_naive(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-                     eps=1e-5):
-    """Batch normalisation with a loop over channels (NumPy arrays); updates the running statistics in
-    place like ``batch_norm``. Returns ``(y, cache)`` where ``cache`` feeds the naive backward."""
-    C = x.shape[1]
-    y = np.empty_like(x)
-    cache = []
-    for c in range(C):
-        xc = x[:, c]                                   # every entry of channel c
-        if training:
-            m = xc.size
-            mu = xc.sum() / m
-            var = ((xc - mu) ** 2).sum() / m           # biased
-            if running_mean is not None:
-                running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
-                running_var[c] = (1 - momentum) * running_var[c] + momentum * var * m / (m - 1)
-        else:
-            mu, var = running_mean[c], running_var[c]
-        x_hat = (xc - mu) / np.sqrt(var + eps)
-        gamma = 1.0 if weight is None else weight[c]
-        beta = 0.0 if bias is None else bias[c]
-        y[:, c] = gamma * x_hat + beta
-        cache.append((x_hat, gamma, 1.0 / np.sqrt(var + eps)))
-    return y, (cache, training)
-
-
-def batch_norm_backward_naive(grad_output, cache):
-    """(dx, dgamma, dbeta) of ``batch_norm_naive``, channel by channel, from the closed form."""
-    per_channel, training = cache
-    dx = np.empty_like(grad_output)
-    C = grad_output.shape[1]
-    dgamma, dbeta = np.zeros(C), np.zeros(C)
-    for c, (x_hat, gamma, inv_std) in enumerate(per_channel):
-        dy = grad_output[:, c]
-        m = dy.size
-        dbeta[c] = dy.sum()
-        dgamma[c] = (dy * x_hat).sum()
-        if training:
-            dx[:, c] = (1.0 / m) * gamma * inv_std * (m * dy - dbeta[c] - x_hat * dgamma[c])
-        else:
-            dx[:, c] = gamma * inv_std * dy
-    return dx, dgamma, dbeta
+# =========================================================================== argument checks
+def _check_per_channel(name, t, C):
+    if t is not None and tuple(t.shape) != (C,):
+        raise ValueError(f"batch_norm: {name} should contain {C} elements (one per channel of the input), "
+                         f"got shape {tuple(t.shape)}")

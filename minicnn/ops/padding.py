@@ -30,6 +30,7 @@ __all__ = ["pad"]
 MODES = ("constant", "reflect", "replicate", "circular")
 
 
+# =========================================================================== one axis
 def source_indices(n, before, after, mode):
     """For each output position along one axis of size n, the input index it copies (NumPy int64)."""
     p = np.arange(-before, n + after)
@@ -44,6 +45,54 @@ def source_indices(n, before, after, mode):
     raise ValueError(f"pad: no source indices for mode {mode!r}")
 
 
+# =========================================================================== the definition, as loops
+def _source_pixel(h, w, H, W, mode):
+    """The input pixel that output position (h, w) (in input coordinates) copies, or None (a constant).
+
+    reflect mirrors about the edge pixel (-1 -> 1), replicate repeats it (-1 -> 0), circular wraps.
+    """
+    if mode == "constant":
+        return (h, w) if 0 <= h < H and 0 <= w < W else None
+    if mode == "reflect":
+        h = -h if h < 0 else (2 * (H - 1) - h if h > H - 1 else h)
+        w = -w if w < 0 else (2 * (W - 1) - w if w > W - 1 else w)
+    elif mode == "replicate":
+        h, w = min(max(h, 0), H - 1), min(max(w, 0), W - 1)
+    elif mode == "circular":
+        h, w = h % H, w % W
+    return h, w
+
+
+def pad2d_naive(x, padding, mode="constant", value=0.0):
+    """Pad the last two dimensions of an (N, C, H, W) NumPy array with loops over every output pixel.
+
+    ``padding`` = (left, right, top, bottom), non-negative.
+    """
+    left, right, top, bottom = padding
+    N, C, H, W = x.shape
+    y = np.full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
+    for i in range(y.shape[2]):
+        for j in range(y.shape[3]):
+            source = _source_pixel(i - top, j - left, H, W, mode)
+            if source is not None:
+                y[:, :, i, j] = x[:, :, source[0], source[1]]
+    return y
+
+
+def pad2d_backward_naive(grad_output, input_shape, padding, mode="constant"):
+    """dL/dx of ``pad2d_naive``: every output gradient added to the input entry it copied."""
+    left, right, top, bottom = padding
+    N, C, H, W = input_shape
+    grad_input = np.zeros(input_shape, dtype=grad_output.dtype)
+    for i in range(grad_output.shape[2]):
+        for j in range(grad_output.shape[3]):
+            source = _source_pixel(i - top, j - left, H, W, mode)
+            if source is not None:
+                grad_input[:, :, source[0], source[1]] += grad_output[:, :, i, j]
+    return grad_input
+
+
+# =========================================================================== the Functions
 class ConstantPad(Function):
     """y = value everywhere, with x copied into the middle.   dL/dx = the middle of dL/dy."""
 
@@ -106,6 +155,27 @@ class IndexPad(Function):
         return grad
 
 
+# =========================================================================== user functions
+def pad(input, pad, mode="constant", value=None):
+    """Pad ``input`` by ``pad`` = (left, right, top, bottom, ...) from the last dimension backwards,
+    as ``torch.nn.functional.pad``. Modes: 'constant' (``value``, default 0; negative pads crop),
+    'reflect', 'replicate', 'circular' (on the last 1-3 dimensions of a batched or unbatched input)."""
+    _check_pad(input, pad, mode, value)
+    pairs = [(0, 0)] * input.ndim
+    for d in range(len(pad) // 2):
+        pairs[input.ndim - 1 - d] = (int(pad[2 * d]), int(pad[2 * d + 1]))
+    if mode == "constant":
+        for axis, (before, after) in enumerate(pairs):
+            kept = input.shape[axis] - max(-before, 0) - max(-after, 0)
+            if input.shape[axis] + before + after < 0 or kept < 0:
+                raise ValueError(f"pad: the input size {input.shape[axis]}, plus negative padding {before} and "
+                                 f"{after}, resulted in a negative output size at dimension {axis} of input "
+                                 f"of shape {tuple(input.shape)}")
+        return ConstantPad.apply(input, pairs=tuple(pairs), value=0.0 if value is None else value)
+    return IndexPad.apply(input, pairs=tuple(pairs), mode=mode)
+
+
+# =========================================================================== argument checks
 def _check_pad(input, pad, mode, value):
     if not isinstance(pad, (list, tuple)):
         raise TypeError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
@@ -149,69 +219,3 @@ def _check_pad(input, pad, mode, value):
             if input.shape[axis] + pad[2 * d] + pad[2 * d + 1] < 1:
                 raise ValueError(f"pad: negative padding {pad[2 * d:2 * d + 2]} leaves nothing of dimension "
                                  f"{axis} of input of shape {tuple(input.shape)}")
-
-
-def pad(input, pad, mode="constant", value=None):
-    """Pad ``input`` by ``pad`` = (left, right, top, bottom, ...) from the last dimension backwards,
-    as ``torch.nn.functional.pad``. Modes: 'constant' (``value``, default 0; negative pads crop),
-    'reflect', 'replicate', 'circular' (on the last 1-3 dimensions of a batched or unbatched input)."""
-    _check_pad(input, pad, mode, value)
-    pairs = [(0, 0)] * input.ndim
-    for d in range(len(pad) // 2):
-        pairs[input.ndim - 1 - d] = (int(pad[2 * d]), int(pad[2 * d + 1]))
-    if mode == "constant":
-        for axis, (before, after) in enumerate(pairs):
-            kept = input.shape[axis] - max(-before, 0) - max(-after, 0)
-            if input.shape[axis] + before + after < 0 or kept < 0:
-                raise ValueError(f"pad: the input size {input.shape[axis]}, plus negative padding {before} and "
-                                 f"{after}, resulted in a negative output size at dimension {axis} of input "
-                                 f"of shape {tuple(input.shape)}")
-        return ConstantPad.apply(input, pairs=tuple(pairs), value=0.0 if value is None else value)
-    return IndexPad.apply(input, pairs=tuple(pairs), mode=mode)
-
-
-# =========================================================================== the loops, for reading
-def _source_pixel(h, w, H, W, mode):
-    """The input pixel that output position (h, w) (in input coordinates) copies, or None (a constant).
-
-    reflect mirrors about the edge pixel (-1 -> 1), replicate repeats it (-1 -> 0), circular wraps.
-    """
-    if mode == "constant":
-        return (h, w) if 0 <= h < H and 0 <= w < W else None
-    if mode == "reflect":
-        h = -h if h < 0 else (2 * (H - 1) - h if h > H - 1 else h)
-        w = -w if w < 0 else (2 * (W - 1) - w if w > W - 1 else w)
-    elif mode == "replicate":
-        h, w = min(max(h, 0), H - 1), min(max(w, 0), W - 1)
-    elif mode == "circular":
-        h, w = h % H, w % W
-    return h, w
-
-
-def pad2d_naive(x, padding, mode="constant", value=0.0):
-    """Pad the last two dimensions of an (N, C, H, W) NumPy array with loops over every output pixel.
-
-    ``padding`` = (left, right, top, bottom), non-negative.
-    """
-    left, right, top, bottom = padding
-    N, C, H, W = x.shape
-    y = np.full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
-    for i in range(y.shape[2]):
-        for j in range(y.shape[3]):
-            source = _source_pixel(i - top, j - left, H, W, mode)
-            if source is not None:
-                y[:, :, i, j] = x[:, :, source[0], source[1]]
-    return y
-
-
-def pad2d_backward_naive(grad_output, input_shape, padding, mode="constant"):
-    """dL/dx of ``pad2d_naive``: every output gradient added to the input entry it copied."""
-    left, right, top, bottom = padding
-    N, C, H, W = input_shape
-    grad_input = np.zeros(input_shape, dtype=grad_output.dtype)
-    for i in range(grad_output.shape[2]):
-        for j in range(grad_output.shape[3]):
-            source = _source_pixel(i - top, j - left, H, W, mode)
-            if source is not None:
-                grad_input[:, :, source[0], source[1]] += grad_output[:, :, i, j]
-    return grad_input

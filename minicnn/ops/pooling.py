@@ -35,6 +35,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module, scatter_add
 from ..utils import check_4d, conv_output_size, pair
+from .im2col import col2im, crop2d, pad2d, windows
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
@@ -63,6 +64,7 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
                     y[n, c, i, j], indices[n, c, i, j] = best, best_index
     return y, indices
 
+
 def max_pool2d_backward_naive(grad_output, indices, input_shape):
     """dL/dx of any max pooling: each upstream gradient goes to its window's argmax (loops)."""
     N, C, H, W = input_shape
@@ -74,6 +76,7 @@ def max_pool2d_backward_naive(grad_output, indices, input_shape):
                     h, w = divmod(int(indices[n, c, i, j]), W)
                     grad_input[n, c, h, w] += grad_output[n, c, i, j]
     return grad_input
+
 
 def avg_pool2d_naive(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                      divisor_override=None):
@@ -102,6 +105,7 @@ def avg_pool2d_naive(x, kernel_size, stride=None, padding=0, ceil_mode=False, co
                     y[n, c, i, j] = total / divisor if divisor else 0.0
     return y
 
+
 def avg_pool2d_backward_naive(grad_output, input_shape, kernel_size, stride=None, padding=0,
                               ceil_mode=False, count_include_pad=True, divisor_override=None):
     """dL/dx of average pooling with loops: each window's gradient, / divisor, to each of its entries."""
@@ -128,27 +132,18 @@ def avg_pool2d_backward_naive(grad_output, input_shape, kernel_size, stride=None
 
 
 # =========================================================================== the fast kernels' tools
-def _pad_for_windows(x, padding, needed, fill):
-    """Pad the plane by ``padding`` on the top/left and enough on the bottom/right for ``needed`` rows
-    and columns (ceil mode can ask for more than ``padding``), with the value ``fill``."""
-    xp = get_array_module(x)
-    N, C, H, W = x.shape
+def _window_padding(input_shape, padding, needed):
+    """(top, bottom, left, right) for :func:`pad2d`: ``padding`` on the top/left, and on the bottom/right
+    what the last window needs (at most ``padding``; ceil mode can ask for rows past the input)."""
     (pH, pW), (nH, nW) = padding, needed
-    Hp, Wp = max(nH, H + pH), max(nW, W + pW)
-    if (pH, pW) == (0, 0) and (Hp, Wp) == (H, W):
-        return x
-    out = xp.full((N, C, Hp, Wp), fill, dtype=x.dtype)
-    out[:, :, pH:pH + H, pW:pW + W] = x
-    return out
+    H, W = input_shape[2:]
+    return pH, max(nH - H - pH, 0), pW, max(nW - W - pW, 0)
 
-def _window(x_pad, a, b, stride, dilation, out):
-    """The strided view of the entries that kernel offset (a, b) sees, one per output position."""
-    (sH, sW), (dH, dW), (oH, oW) = stride, dilation, out
-    return x_pad[:, :, a * dH: a * dH + (oH - 1) * sH + 1: sH, b * dW: b * dW + (oW - 1) * sW + 1: sW]
 
 def plane_offsets(xp, N, C, plane_size):
     """Start of every (n, c) plane in the flattened tensor, shaped (N, C, 1, 1) to add to flat indices."""
     return (xp.arange(N * C, dtype=xp.int64) * plane_size).reshape(N, C, 1, 1)
+
 
 def scatter_to_planes(grad, indices, input_shape):
     """dL/dx for y = x[indices]: add every upstream gradient at the input position it came from.
@@ -179,15 +174,16 @@ class MaxPool2d(Function):
         N, C, H, W = x.shape
         (kH, kW), (dH, dW), (sH, sW), (oH, oW) = kernel, dilation, stride, out
         needed = ((oH - 1) * sH + dH * (kH - 1) + 1, (oW - 1) * sW + dW * (kW - 1) + 1)
-        x_pad = _pad_for_windows(x, padding, needed, fill=-xp.inf)
+        x_pad = pad2d(x, _window_padding(x.shape, padding, needed), value=-xp.inf)
+        view = windows(x_pad, kernel, stride, dilation, out)        # (N, C, oH, oW, kH, kW), no copy
 
         arg_dtype = xp.int16 if kH * kW < 2 ** 15 else xp.int64
-        best = _window(x_pad, 0, 0, stride, dilation, out).copy()
+        best = view[..., 0, 0].copy()
         arg = xp.zeros(best.shape, dtype=arg_dtype)
         better = xp.empty(best.shape, dtype=bool)
         scratch = xp.empty(best.shape, dtype=arg_dtype)
         for k in range(1, kH * kW):
-            window = _window(x_pad, k // kW, k % kW, stride, dilation, out)
+            window = view[..., k // kW, k % kW]                      # offset k of every window
             xp.greater(window, best, out=better)
             xp.maximum(best, window, out=best)
             # k as a scalar of arg's own type: a plain int makes NumPy multiply in int64 and cast (8x slower)
@@ -207,6 +203,7 @@ class MaxPool2d(Function):
     def backward(self, grad):
         return scatter_to_planes(grad, self.indices, self.input_shape)
 
+
 class AvgPool2d(Function):
     """y[n,c,i,j] = (1/D[i,j]) sum over the window;   dL/dx += dL/dy[n,c,i,j] / D[i,j] over the window."""
 
@@ -214,24 +211,26 @@ class AvgPool2d(Function):
         xp = get_array_module(x)
         (kH, kW), (sH, sW), (oH, oW) = kernel, stride, out
         needed = ((oH - 1) * sH + kH, (oW - 1) * sW + kW)
-        x_pad = _pad_for_windows(x, padding, needed, fill=0)
-        total = _window(x_pad, 0, 0, stride, (1, 1), out).copy()
+        pads = _window_padding(x.shape, padding, needed)
+        x_pad = pad2d(x, pads)
+        view = windows(x_pad, kernel, stride, (1, 1), out)          # (N, C, oH, oW, kH, kW), no copy
+        total = view[..., 0, 0].copy()
         for k in range(1, kH * kW):
-            total += _window(x_pad, k // kW, k % kW, stride, (1, 1), out)
+            total += view[..., k // kW, k % kW]
         self.divisor = xp.asarray(divisor, dtype=x.dtype)
-        self.geometry = (x.shape, x_pad.shape, kernel, stride, padding, out)
+        self.geometry = (x_pad.shape, pads, kernel, stride, out)
         return total / self.divisor
 
     def backward(self, grad):
+        # The forward summed the windows (the columns of im2col), so the backward is col2im, its
+        # adjoint: every window's share dL/dy / D goes back to each of its entries, overlaps adding up.
         xp = get_array_module(grad)
-        input_shape, padded_shape, (kH, kW), stride, (pH, pW), out = self.geometry
-        spread = grad / self.divisor
-        grad_pad = xp.zeros(padded_shape, dtype=grad.dtype)
-        for k in range(kH * kW):
-            window = _window(grad_pad, k // kW, k % kW, stride, (1, 1), out)
-            window += spread  # a view of grad_pad: one offset's windows never overlap each other
-        H, W = input_shape[2:]
-        return grad_pad[:, :, pH:pH + H, pW:pW + W]
+        padded_shape, pads, (kH, kW), stride, out = self.geometry
+        N, C = grad.shape[:2]
+        spread = (grad / self.divisor).transpose(1, 0, 2, 3)        # (C, N, oH, oW)
+        cols = xp.broadcast_to(spread[:, None, None], (C, kH, kW, N) + tuple(out))
+        grad_pad = col2im(cols, padded_shape, (kH, kW), stride, (1, 1), out)
+        return crop2d(grad_pad, pads)
 
 
 # =========================================================================== user functions
@@ -248,6 +247,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     y, indices = MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
                                  dilation=dilation, out=out)
     return (y, indices) if return_indices else y
+
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
@@ -293,6 +293,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
                          f"{out[0]}x{out[1]}")
     return kernel, stride, padding, dilation, out
 
+
 def _avg_divisors(in_size, kernel, stride, padding, out, count_include_pad):
     """Per output position along one axis: how many entries its window counts (torch's rule).
 
@@ -305,6 +306,7 @@ def _avg_divisors(in_size, kernel, stride, padding, out, count_include_pad):
     if count_include_pad:
         return end - start
     return np.minimum(end, in_size) - np.maximum(start, 0)
+
 
 def _avg_pool_divisor(op, x, kernel, stride, padding, out, count_include_pad, divisor_override):
     if divisor_override is not None:

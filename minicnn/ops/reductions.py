@@ -158,19 +158,21 @@ def amin(x, dim=None, keepdim=False):
 
 def argmax(x, dim=None, keepdim=False):
     """Index of the largest entry (of the flattened tensor when ``dim`` is None); no gradient."""
-    data = unwrap(x)
-    if dim is None:
-        out = data.reshape(-1).argmax()
-        return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
-    return Tensor._from_op(data.argmax(axis=dim, keepdims=keepdim))
+    return _arg_extreme(x, dim, keepdim, "argmax")
 
 
 def argmin(x, dim=None, keepdim=False):
+    """Index of the smallest entry (of the flattened tensor when ``dim`` is None); no gradient."""
+    return _arg_extreme(x, dim, keepdim, "argmin")
+
+
+def _arg_extreme(x, dim, keepdim, name):
+    """``data.argmax``/``argmin`` with torch's ``dim=None`` (flattened) and ``keepdim`` rules."""
     data = unwrap(x)
     if dim is None:
-        out = data.reshape(-1).argmin()
+        out = getattr(data.reshape(-1), name)()
         return Tensor._from_op(out.reshape((1,) * data.ndim) if keepdim else out)
-    return Tensor._from_op(data.argmin(axis=dim, keepdims=keepdim))
+    return Tensor._from_op(getattr(data, name)(axis=dim, keepdims=keepdim))
 
 
 #: What ``max(x, dim)`` / ``min(x, dim)`` return, as torch's ``torch.return_types.max``:

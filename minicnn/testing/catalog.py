@@ -7,8 +7,10 @@ relative error between the analytic gradient (backward) and the numeric one
 what a failure looks like.
 
 Each entry builds its inputs from a fixed seed, keeps them away from kinks
-(ReLU and abs at 0) and ties (max, pooling), and returns ``(fn, inputs)`` for
-:func:`minicnn.testing.gradcheck`.
+(ReLU and abs at 0) and ties (max, pooling) with the samplers the Hypothesis
+strategies use (``sampling.py``), and returns ``(fn, inputs)`` for
+:func:`minicnn.testing.gradcheck`. The attention modules' rows are the table
+the tests read (``attention_cases.py``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .. import functional as F
 from ..autograd import Function
 from ..tensor import Tensor
 from .gradcheck import gradcheck
+from .sampling import tie_free, uniform_away_from
 
 CATALOG = {}
 
@@ -39,18 +42,15 @@ def randn_array(rng, *shape):
 
 
 def _away(rng, *shape, kink=0.0, gap=0.1):
-    x = rng.standard_normal(shape)
-    x = np.where(np.abs(x - kink) < gap, kink + np.sign(x - kink + 1e-12) * (gap + 0.1), x)
-    return _t(x)
+    return _t(uniform_away_from(rng, shape, away_from=(kink,), min_distance=gap))
 
 
 def tie_free_array(rng, *shape):
-    size = int(np.prod(shape))
-    return _t(((rng.permutation(size) + rng.uniform(0.3, 0.7, size)) / size * 4 - 2).reshape(shape))
+    return _t(tie_free(rng, shape))
 
 
 def positive_array(rng, *shape):
-    return _t(rng.uniform(0.5, 2.0, shape))
+    return _t(uniform_away_from(rng, shape, 0.5, 2.0))
 
 
 def module_case(module, x):

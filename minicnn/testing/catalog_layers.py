@@ -11,6 +11,7 @@ from .. import functional as F
 from .. import nn
 from ..random import manual_seed
 from ..tensor import Tensor
+from .attention_cases import ATTENTION_CASES, attention_check
 from .catalog import entry, module_case, positive_array, randn_array, tie_free_array
 
 
@@ -219,101 +220,13 @@ def _(rng):
 
 
 # ------------------------------------------------------------------ attention modules
-def _attention(module, rng, c=8, h=5, w=6):
-    return module_case(module, randn_array(rng, 2, c, h, w))
+# One row per row of the table the tests read (testing/attention_cases.py), with a fixed seed.
+def _register_attention(name, case):
+    @entry(name, "attention")
+    def _(rng):
+        fn, inputs, _ = attention_check(case, int(rng.integers(2 ** 16)))
+        return fn, inputs
 
 
-def _with_gamma(module):
-    """PAM/CAM start with gamma = 0, which blocks the gradient of everything upstream of it."""
-    module.gamma.data = module.gamma.data + 0.7
-    return module
-
-
-@entry("SE", "attention")
-def _(rng):
-    return _attention(nn.SE(8, reduction_factor=4), rng)
-
-
-@entry("SEVar1", "attention")
-def _(rng):
-    return _attention(nn.SEVar1(), rng)
-
-
-@entry("SEVar2", "attention")
-def _(rng):
-    return _attention(nn.SEVar2(8), rng)
-
-
-@entry("SEVar3", "attention")
-def _(rng):
-    return _attention(nn.SEVar3(8), rng)
-
-
-@entry("ECA", "attention")
-def _(rng):
-    return _attention(nn.ECA(kernel_size=3), rng)
-
-
-@entry("CBAM", "attention")
-def _(rng):
-    return _attention(nn.CBAM(8, reduction_factor=4, kernel_size=3), rng)
-
-
-@entry("BAM sum", "attention")
-def _(rng):
-    return _attention(nn.BAM(8, reduction_factor=4, dilation=2), rng, h=6, w=6)
-
-
-@entry("BAM product", "attention")
-def _(rng):
-    return _attention(nn.BAM(8, reduction_factor=4, dilation=2, combine="product"), rng, h=6, w=6)
-
-
-@entry("GENoParams", "attention")
-def _(rng):
-    return _attention(nn.GENoParams(extent=2), rng, h=6, w=6)
-
-
-@entry("GEParams", "attention")
-def _(rng):
-    return _attention(nn.GEParams(8, extent=2), rng, h=6, w=6)
-
-
-@entry("GEParamsPlus", "attention")
-def _(rng):
-    return _attention(nn.GEParamsPlus(8, extent=0, spatial_dim=(5, 6), reduction_factor=4), rng)
-
-
-@entry("SK", "attention")
-def _(rng):
-    return _attention(nn.SK(8, n_branches=2, groups=2, reduction_factor=4), rng)
-
-
-@entry("PAM", "attention")
-def _(rng):
-    return _attention(_with_gamma(nn.PAM(8)), rng, h=3, w=4)
-
-
-@entry("CAM paper", "attention")
-def _(rng):
-    return _attention(_with_gamma(nn.CAM("paper")), rng, h=3, w=4)
-
-
-@entry("CAM official", "attention")
-def _(rng):
-    return _attention(_with_gamma(nn.CAM("official")), rng, h=3, w=4)
-
-
-@entry("AttentionGate", "attention")
-def _(rng):
-    gate = nn.AttentionGate(4, 6, inter_channels=3).to("float64")
-    g = randn_array(rng, 2, 6, 3, 3)
-    return (lambda x, g_, *ps: gate(x, g_)), [randn_array(rng, 2, 4, 6, 6), g, *gate.parameters()]
-
-
-@entry("ResidualAttentionModule", "attention")
-def _(rng):
-    module = nn.ResidualAttentionModule(4, depth=1).to("float64")
-    x = randn_array(rng, 2, 4, 6, 6)
-    # all ~40 parameter tensors would be slow; the input's gradient crosses every branch
-    return (lambda inp: module(inp)), [x]
+for _name, _case in ATTENTION_CASES.items():
+    _register_attention(_name, _case)

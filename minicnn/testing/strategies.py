@@ -21,6 +21,8 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from .sampling import tie_free, uniform_away_from
+
 # The backend fixture only switches a global, so function-scoped fixtures are safe with @given.
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture,
               HealthCheck.filter_too_much]
@@ -38,49 +40,26 @@ def shapes(min_dims=1, max_dims=4, min_side=1, max_side=5, min_batch=2):
         lambda s: (max(s[0], min_batch), *s[1:]))
 
 
-def _near_a_kink(x, away_from, min_distance):
-    """Where ``x`` is closer than ``min_distance`` to any kink."""
-    near = np.zeros(x.shape, dtype=bool)
-    for kink in away_from:
-        near |= np.abs(x - kink) < min_distance
-    return near
-
-
 @st.composite
 def arrays(draw, shape, low=-2.0, high=2.0, away_from=(), min_distance=1e-3, dtype=np.float64):
     """A float array in [low, high] whose entries are at least ``min_distance`` from every kink.
 
     Entries come from a seed Hypothesis draws, so the array is reproducible
-    and shrinkable without drawing every float separately. Entries near a
-    kink are redrawn (rejection sampling) until none is left, so the result
-    stays in [low, high] and is away from *all* kinks at once (clamp's two
-    bounds may be close together).
+    and shrinkable without drawing every float separately; the sampling is
+    :func:`~minicnn.testing.sampling.uniform_away_from`.
     """
     if 2 * min_distance * len(away_from) >= 0.5 * (high - low):
         raise ValueError(f"arrays: kinks {away_from} with min_distance {min_distance} leave too "
                          f"little of [{low}, {high}] to draw from")
     seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(low, high, size=shape).astype(dtype)
-    near = _near_a_kink(x, away_from, min_distance)
-    while near.any():
-        x[near] = rng.uniform(low, high, size=int(near.sum()))
-        near = _near_a_kink(x, away_from, min_distance)
-    return x
+    return uniform_away_from(np.random.default_rng(seed), shape, low, high, away_from, min_distance, dtype)
 
 
 @st.composite
 def tie_free_arrays(draw, shape, low=-2.0, high=2.0, dtype=np.float64):
-    """Distinct entries at least (high - low) / (2 size) apart: a shuffled, jittered linspace.
-
-    (Chainer's trick for pooling tests: a permutation plus U(0.3, 0.7).)
-    """
+    """Distinct entries at least (high - low) / (2 size) apart (:func:`~minicnn.testing.sampling.tie_free`)."""
     seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    size = int(np.prod(shape))
-    values = rng.permutation(size) + rng.uniform(0.3, 0.7, size)
-    x = low + (high - low) * values / size
-    return x.reshape(shape).astype(dtype)
+    return tie_free(np.random.default_rng(seed), shape, low, high, dtype)
 
 
 @st.composite

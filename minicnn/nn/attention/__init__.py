@@ -8,18 +8,20 @@ file                         modules
 ``cbam.py``                  CBAMChannelAttention, CBAMSpatialAttention, CBAM
 ``bam.py``                   BAMChannelAttention, BAMSpatialAttention, BAM
 ``gather_excite.py``         GENoParams, GEParams, GEParamsPlus
-``selective_kernel.py``      Branch, Split, Fuse, Select, SK (attention over branches)
+``selective_kernel.py``      SK, Fuse, Select (attention over branches; Branch, Split inside)
 ``danet.py``                 PAM, CAM (self-attention over positions / channels)
 ``attention_gate.py``        AttentionGate (Attention U-Net)
 ``residual_attention.py``    ResidualUnit, ResidualAttentionModule
+``base.py``                  AttentionModule: the ``last_attention`` every module keeps
 ===========================  ==========================================================
 
 Class names, constructor arguments, defaults and state_dict keys follow the
 article "Attention in Vision" [BobMcDear, 2022] (docs/bibliography.md) where it
-defines a module, so its
-PyTorch modules' weights load with ``load_state_dict``. Every module keeps the
-attention it computed in its last forward pass, detached, on
-``last_attention`` (for plotting); each docstring says what it holds.
+defines a module, so its PyTorch modules' weights load with ``load_state_dict``.
+Every module keeps the attention it computed in its last forward pass,
+detached, on ``last_attention`` (for plotting; ``base.py``); each docstring
+says what it holds. Internals (SK's Branch and Split, CBAM's ChannelAvgPool
+and ChannelMaxPool) are importable from their files, not from ``minicnn.nn``.
 """
 from .se import *  # noqa: F401,F403
 from .eca import *  # noqa: F401,F403

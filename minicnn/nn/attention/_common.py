@@ -3,11 +3,8 @@
 Every attention module validates its input the same way and says, in the
 error, which module complained, what it expected and what it got.
 
-Every module also keeps the attention it computed in its last forward pass on
-``self.last_attention`` (a detached tensor, ``None`` before the first call),
-so a notebook can plot it without hooks. What that tensor is (channel
-weights, a spatial map, an affinity matrix) is written in each module's
-docstring.
+What every module keeps of its last forward pass (``last_attention``) is the
+base class's business: ``base.py``.
 """
 
 

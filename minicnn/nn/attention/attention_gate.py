@@ -40,13 +40,13 @@ from ... import functional as F
 from ...utils import check_positive_ints
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
-from ..module import Module
 from ._common import check_input
+from .base import AttentionModule
 
 __all__ = ["AttentionGate"]
 
 
-class AttentionGate(Module):
+class AttentionGate(AttentionModule):
     """Additive attention gate: y = sigmoid(psi(relu(theta(x) + resample(phi(g))))) * x.
 
     Args:
@@ -79,7 +79,6 @@ class AttentionGate(Module):
         self.relu = ReLU()
         self.sigmoid = Sigmoid()
         self.attention_map = None
-        self.last_attention = None
 
     def _resample(self, t, size):
         if tuple(t.shape[2:]) == tuple(size):
@@ -97,8 +96,8 @@ class AttentionGate(Module):
         phi_g = self._resample(self.phi(g), theta_x.shape[2:])      # W_g g + b_g on theta's grid
         q = self.psi(self.relu(theta_x + phi_g))                    # (N, 1, H/s, W/s)
         alpha = self._resample(self.sigmoid(q), x.shape[2:])        # back to x's grid when s > 1
-        self.attention_map = alpha.detach()
-        self.last_attention = self.attention_map
+        self.keep_attention(alpha)
+        self.attention_map = self.last_attention
         return alpha * x
 
     def extra_repr(self):

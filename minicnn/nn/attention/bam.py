@@ -35,15 +35,15 @@ from ...utils import check_positive_ints
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
-from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
 __all__ = ["BAMChannelAttention", "BAMSpatialAttention", "BAM"]
 
 
-class BAMChannelAttention(Module):
+class BAMChannelAttention(AttentionModule):
     """BAM's channel branch: Mc = W1 relu(BN(W0 GAP(x) + b0)) + b1 (no sigmoid), shape (N, C, 1, 1).
 
     Args:
@@ -62,19 +62,18 @@ class BAMChannelAttention(Module):
             ReLU(),
             Conv2d(bottleneck_dim, in_dim, kernel_size=1),
         )
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
         attention = self.mlp(self.avg_pool(x))
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention
 
     def extra_repr(self):
         return f"in_dim={self.in_dim}, reduction_factor={self.reduction_factor}"
 
 
-class BAMSpatialAttention(Module):
+class BAMSpatialAttention(AttentionModule):
     """BAM's spatial branch (no sigmoid), shape (N, 1, H, W).
 
     1x1 conv C -> C/r, BN, ReLU; twice [3x3 conv dilated by ``dilation``, BN, ReLU];
@@ -106,19 +105,18 @@ class BAMSpatialAttention(Module):
             ReLU(),
         )
         self.reduce_2 = Conv2d(bottleneck_dim, 1, kernel_size=1)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
         attention = self.reduce_2(self.layers(self.reduce_1(x)))
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention
 
     def extra_repr(self):
         return f"in_dim={self.in_dim}, reduction_factor={self.reduction_factor}, dilation={self.dilation}"
 
 
-class BAM(Module):
+class BAM(AttentionModule):
     """Bottleneck attention module: y = (1 + sigmoid(Mc (+ or *) Ms)) * x.
 
     Args:
@@ -139,7 +137,6 @@ class BAM(Module):
         self.channel_attention = BAMChannelAttention(in_dim, reduction_factor)
         self.spatial_attention = BAMSpatialAttention(in_dim, reduction_factor, dilation)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
@@ -150,7 +147,7 @@ class BAM(Module):
         else:
             attention = channel_attention * spatial_attention
         attention = self.sigmoid(attention)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return (attention + 1) * x
 
     def extra_repr(self):

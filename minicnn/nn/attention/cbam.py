@@ -37,8 +37,10 @@ from ..layers import ReLU, Sigmoid
 from ..module import Module
 from ..pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
-__all__ = ["ChannelAvgPool", "ChannelMaxPool", "CBAMChannelAttention", "CBAMSpatialAttention", "CBAM"]
+# ChannelAvgPool and ChannelMaxPool are CBAM's internals: importable from this module, not in minicnn.nn
+__all__ = ["CBAMChannelAttention", "CBAMSpatialAttention", "CBAM"]
 
 
 class ChannelAvgPool(Module):
@@ -55,7 +57,7 @@ class ChannelMaxPool(Module):
         return x.amax(dim=1, keepdim=True)
 
 
-class CBAMChannelAttention(Module):
+class CBAMChannelAttention(AttentionModule):
     """CBAM's channel attention: y = sigmoid(MLP(AvgPool(x)) + MLP(MaxPool(x))) * x.
 
     Args:
@@ -75,21 +77,20 @@ class CBAMChannelAttention(Module):
             Conv2d(bottleneck_dim, in_dim, kernel_size=1),   # W1, b1
         )
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
         avg_attention = self.mlp(self.avg_pool(x))    # (N, C, 1, 1)
         max_attention = self.mlp(self.max_pool(x))    # the same MLP, a second time
         attention = self.sigmoid(avg_attention + max_attention)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x
 
     def extra_repr(self):
         return f"in_dim={self.in_dim}, reduction_factor={self.reduction_factor}"
 
 
-class CBAMSpatialAttention(Module):
+class CBAMSpatialAttention(AttentionModule):
     """CBAM's spatial attention: y = sigmoid(conv([mean_c(x); max_c(x)])) * x.
 
     Args:
@@ -106,20 +107,19 @@ class CBAMSpatialAttention(Module):
         self.max_pool = ChannelMaxPool()
         self.conv = Conv2d(2, 1, kernel_size=kernel_size, padding=kernel_size // 2)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x)
         pooled = F.cat([self.avg_pool(x), self.max_pool(x)], dim=1)   # P: (N, 2, H, W), [mean, max]
         attention = self.sigmoid(self.conv(pooled))                   # Ms: (N, 1, H, W)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x                                          # broadcast over channels
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}"
 
 
-class CBAM(Module):
+class CBAM(AttentionModule):
     """Convolutional block attention module: channel attention, then spatial attention.
 
     Args:
@@ -133,7 +133,6 @@ class CBAM(Module):
         self.in_dim = in_dim
         self.channel_attention = CBAMChannelAttention(in_dim, reduction_factor)
         self.spatial_attention = CBAMSpatialAttention(kernel_size)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)

@@ -47,13 +47,14 @@ import numpy as np
 
 from ..conv import Conv2d
 from ..layers import Softmax
-from ..module import Module, Parameter
+from ..module import Parameter
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
 __all__ = ["PAM", "CAM"]
 
 
-class PAM(Module):
+class PAM(AttentionModule):
     """Position attention module: y = gamma * (value attended over positions) + x.
 
     Args:
@@ -69,7 +70,6 @@ class PAM(Module):
         self.value_conv = Conv2d(in_dim, in_dim, kernel_size=1)
         self.gamma = Parameter(np.zeros(1, dtype=np.float32))   # initialised to 0
         self.softmax = Softmax(dim=-1)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
@@ -81,14 +81,14 @@ class PAM(Module):
         attention = self.softmax(energy)                                       # s_ji, rows sum to 1
         value = self.value_conv(x).reshape(n, c, positions)                    # D: (N, C, N_pos)
         out = (value @ attention.transpose(1, 2)).reshape(n, c, height, width)  # sum_i s_ji D_i
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return self.gamma * out + x
 
     def extra_repr(self):
         return f"in_dim={self.in_dim}"
 
 
-class CAM(Module):
+class CAM(AttentionModule):
     """Channel attention module: y = gamma * (channels attended over channels) + x.
 
     Args:
@@ -105,7 +105,6 @@ class CAM(Module):
         self.variant = variant
         self.gamma = Parameter(np.zeros(1, dtype=np.float32))   # initialised to 0
         self.softmax = Softmax(dim=-1)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x)
@@ -116,7 +115,7 @@ class CAM(Module):
             energy = energy.amax(dim=-1, keepdim=True) - energy     # max_k E_jk - E_ji
         attention = self.softmax(energy)                            # x_ji, rows sum to 1
         out = (attention @ features).reshape(n, c, height, width)   # sum_i x_ji A_i
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return self.gamma * out + x
 
     def extra_repr(self):

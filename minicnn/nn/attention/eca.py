@@ -31,9 +31,9 @@ import math
 from ...utils import check_positive_ints
 from ..conv import Conv1d
 from ..layers import Sigmoid
-from ..module import Module
 from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input
+from .base import AttentionModule
 
 __all__ = ["ECA", "eca_kernel_size"]
 
@@ -49,7 +49,7 @@ def eca_kernel_size(channels, gamma=2, b=1):
     return t if t % 2 == 1 else t + 1
 
 
-class ECA(Module):
+class ECA(AttentionModule):
     """Efficient channel attention: y = sigmoid(conv1d_k(GAP(x))) * x.
 
     Args:
@@ -67,7 +67,6 @@ class ECA(Module):
         self.avg_pool = AdaptiveAvgPool2d(output_size=1)
         self.conv = Conv1d(1, 1, kernel_size=kernel_size, padding=kernel_size // 2, bias=False)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
     @classmethod
     def from_channels(cls, in_dim, gamma=2, b=1):
@@ -80,7 +79,7 @@ class ECA(Module):
         pooled = self.avg_pool(x).reshape(n, 1, c)       # z as a 1-channel signal of length C
         attention = self.sigmoid(self.conv(pooled))      # (N, 1, C)
         attention = attention.reshape(n, c, 1, 1)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x
 
     def extra_repr(self):

@@ -43,10 +43,10 @@ from ...utils import pair
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
-from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d, AvgPool2d
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
 __all__ = ["GENoParams", "GEParams", "GEParamsPlus"]
 
@@ -60,7 +60,7 @@ def _check_extent(name, extent, power_of_two):
         raise ValueError(f"{name}: extent must be {expected}, got {extent!r}")
 
 
-class _GatherExcite(Module):
+class _GatherExcite(AttentionModule):
     """Shared forward: y = x * sigmoid(nearest_upsample(excite(gather(x)), (H, W)))."""
 
     in_dim = None
@@ -78,7 +78,7 @@ class _GatherExcite(Module):
         gathered = self.gather(x)
         attention = F.interpolate(self.excite(gathered), size=(height, width), mode="nearest")
         attention = self.sigmoid(attention)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x
 
     def extra_repr(self):
@@ -107,7 +107,6 @@ class GENoParams(_GatherExcite):
             self.gather = AvgPool2d(kernel_size=kernel_size, stride=extent, padding=kernel_size // 2,
                                     count_include_pad=False)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
 
 def _parametric_gather(name, in_dim, extent, spatial_dim):
@@ -148,7 +147,6 @@ class GEParams(_GatherExcite):
         self.spatial_dim = None if spatial_dim is None else pair(spatial_dim, "spatial_dim", type(self).__name__)
         self.gather = _parametric_gather(name, in_dim, extent, self.spatial_dim)
         self.sigmoid = Sigmoid()
-        self.last_attention = None
 
 
 class GEParamsPlus(GEParams):

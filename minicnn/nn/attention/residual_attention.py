@@ -51,6 +51,7 @@ from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import MaxPool2d
 from ._common import check_input
+from .base import AttentionModule
 
 __all__ = ["ResidualUnit", "ResidualAttentionModule"]
 
@@ -104,7 +105,7 @@ def _units(channels, count):
     return Sequential(*[ResidualUnit(channels) for _ in range(count)])
 
 
-class ResidualAttentionModule(Module):
+class ResidualAttentionModule(AttentionModule):
     """Attention module: y = post((1 + M(x')) * trunk(x')), x' = pre(x); channels unchanged.
 
     Args:
@@ -143,7 +144,6 @@ class ResidualAttentionModule(Module):
             Sigmoid(),
         )
         self.post = _units(in_channels, p)
-        self.last_attention = None
 
     @staticmethod
     def _upsample(t, size):
@@ -167,7 +167,7 @@ class ResidualAttentionModule(Module):
             features = self.up[level](features)
 
         mask = self.mask_head(self._upsample(features, trunk.shape[2:]))   # M in (0, 1)
-        self.last_attention = mask.detach()
+        self.keep_attention(mask)
         return self.post((1 + mask) * trunk)
 
     def extra_repr(self):

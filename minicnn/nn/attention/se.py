@@ -34,14 +34,14 @@ dL/dx = a * g + (1/HW) * (the gradient that flows back through a and z).
 from ..containers import Sequential
 from ..conv import Conv2d
 from ..layers import ReLU, Sigmoid
-from ..module import Module
 from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
 __all__ = ["SE", "SEVar1", "SEVar2", "SEVar3"]
 
 
-class _ChannelGate(Module):
+class _ChannelGate(AttentionModule):
     """Shared forward of SE and its variants: y = excitation(squeeze(x)) * x."""
 
     in_dim = None
@@ -50,7 +50,7 @@ class _ChannelGate(Module):
         check_input(self, x, self.in_dim)
         squeezed = self.squeeze(x)                 # z: (N, C, 1, 1)
         attention = self.excitation(squeezed)      # a: (N, C, 1, 1), in (0, 1)
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return attention * x                       # broadcast over H and W
 
     def extra_repr(self):
@@ -76,7 +76,6 @@ class SE(_ChannelGate):
             Conv2d(bottleneck_dim, in_dim, kernel_size=1),   # W2, b2
             Sigmoid(),
         )
-        self.last_attention = None
 
     def extra_repr(self):
         return f"in_dim={self.in_dim}, reduction_factor={self.reduction_factor}"
@@ -89,7 +88,6 @@ class SEVar1(_ChannelGate):
         super().__init__()
         self.squeeze = AdaptiveAvgPool2d(output_size=1)
         self.excitation = Sigmoid()
-        self.last_attention = None
 
 
 class SEVar2(_ChannelGate):
@@ -107,7 +105,6 @@ class SEVar2(_ChannelGate):
             Conv2d(in_dim, in_dim, kernel_size=1, groups=in_dim, bias=bias),
             Sigmoid(),
         )
-        self.last_attention = None
 
 
 class SEVar3(_ChannelGate):
@@ -121,4 +118,3 @@ class SEVar3(_ChannelGate):
             Conv2d(in_dim, in_dim, kernel_size=1, bias=bias),
             Sigmoid(),
         )
-        self.last_attention = None

@@ -39,8 +39,11 @@ from ..module import Module
 from ..normalization import BatchNorm2d
 from ..pooling import AdaptiveAvgPool2d
 from ._common import check_input, reduced_dim
+from .base import AttentionModule
 
-__all__ = ["Branch", "Split", "Fuse", "Select", "SK"]
+# Branch and Split are SK's internals: importable from this module, not in minicnn.nn. Fuse and Select
+# stay exported while the chapter 9 exercise builds them as nn.Fuse and nn.Select.
+__all__ = ["Fuse", "Select", "SK"]
 
 
 def _check_groups(name, in_dim, groups):
@@ -104,7 +107,7 @@ class Fuse(Module):
         return self.fc(self.avg_pool(summed))
 
 
-class Select(Module):
+class Select(AttentionModule):
     """SK's select: softmax over the branches of W_m z, then the weighted sum of the branches."""
 
     def __init__(self, in_dim, n_branches=2, reduction_factor=16, min_reduced_dim=0):
@@ -112,17 +115,16 @@ class Select(Module):
         reduced = reduced_dim(f"Select(in_dim={in_dim})", in_dim, reduction_factor, min_reduced_dim)
         self.fc = Conv2d(reduced, n_branches * in_dim, kernel_size=1, bias=False)
         self.softmax = Softmax(dim=1)
-        self.last_attention = None
 
     def forward(self, branches, z):
         n, n_branches, channels = branches.shape[:3]
         attention = self.fc(z).reshape(n, n_branches, channels, 1, 1)   # a_m, one row block per branch
         attention = self.softmax(attention)                             # alpha: softmax over m
-        self.last_attention = attention.detach()
+        self.keep_attention(attention)
         return (attention * branches).sum(dim=1)
 
 
-class SK(Module):
+class SK(AttentionModule):
     """Selective kernel convolution (C -> C channels).
 
     Args:
@@ -141,7 +143,6 @@ class SK(Module):
         self.split = Split(in_dim, n_branches, stride, groups)
         self.fuse = Fuse(in_dim, reduction_factor, min_reduced_dim)
         self.select = Select(in_dim, n_branches, reduction_factor, min_reduced_dim)
-        self.last_attention = None
 
     def forward(self, x):
         check_input(self, x, self.in_dim)
