@@ -10,7 +10,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minicnn
@@ -19,6 +19,7 @@ from minicnn.ops.depthwise import (depthwise_conv2d, depthwise_conv2d_backward_n
                                    depthwise_grad_weight_kernel, depthwise_input_grad_kernel)
 from minicnn.ops.im2col import conv_output_size, crop2d, pad2d
 from minicnn.testing import assert_parity, gradcheck
+from minicnn.testing.cases import check_against_naive, pinned
 
 
 @st.composite
@@ -63,33 +64,21 @@ PINNED = [  # the flat fast path (stride 1, m = 1) with padding and dilation; as
 ]
 
 
-def _with_pinned(test):
-    for cfg in PINNED:
-        test = example(cfg=cfg)(test)
-    return test
-
-
 # ------------------------------------------------------------------------------ fast vs naive loops
 @settings(max_examples=25)
-@_with_pinned
+@pinned(PINNED)
 @given(cfg=depthwise_configs())
 def test_fast_kernels_match_the_naive_loops(cfg):
     x, w, b = arrays_of(cfg)
     opts = options(cfg)
-    tensors = [minicnn.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
-    out = depthwise_conv2d(*tensors[:2], tensors[2] if b is not None else None, **opts)
-    upstream = np.random.default_rng(cfg["seed"] + 1).standard_normal(out.shape)
-    out.backward(upstream)
-    np.testing.assert_allclose(out.numpy(), depthwise_conv2d_naive(x, w, b, **opts), rtol=1e-12, atol=1e-12)
-    grad_x, grad_w, grad_b = depthwise_conv2d_backward_naive(x, w, upstream, **opts)
-    np.testing.assert_allclose(tensors[0].grad.numpy(), grad_x, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(tensors[1].grad.numpy(), grad_w, rtol=1e-12, atol=1e-12)
-    if b is not None:
-        np.testing.assert_allclose(tensors[2].grad.numpy(), grad_b, rtol=1e-12, atol=1e-12)
+    check_against_naive(lambda x, w, b: depthwise_conv2d(x, w, b, **opts),
+                        lambda x, w, b: depthwise_conv2d_naive(x, w, b, **opts), [x, w, b],
+                        lambda grad, x, w, b: depthwise_conv2d_backward_naive(x, w, grad, **opts),
+                        seed=cfg["seed"] + 1)
 
 
 @settings(max_examples=15)
-@_with_pinned
+@pinned(PINNED)
 @given(cfg=depthwise_configs())
 def test_shifted_view_kernels_match_the_naive_loops_at_every_stride(cfg):
     """The readable kernels (the fast path skips them for stride 1) against the loops."""
@@ -110,7 +99,7 @@ def test_shifted_view_kernels_match_the_naive_loops_at_every_stride(cfg):
 
 # ------------------------------------------------------------------------------ gradient checks
 @settings(max_examples=6)
-@_with_pinned
+@pinned(PINNED)
 @given(cfg=depthwise_configs())
 def test_depthwise_gradcheck(backend, cfg):
     x, w, b = arrays_of(cfg)
