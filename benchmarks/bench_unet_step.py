@@ -424,7 +424,7 @@ def instrument(timer):
                 wrapped = timer.wrap(lambda a, p=phase: f"{type(a[0]).__name__}.{p}", original)
                 setattr(cls, phase, wrapped)
                 undo.append((cls, phase, original))
-    helpers = ("im2col", "col2im", "pad2d", "crop2d", "channels_first", "flip_weight",
+    helpers = ("im2col", "image_columns", "col2im", "pad2d", "crop2d", "channels_first", "flip_weight",
                "conv2d_forward_kernel", "conv2d_grad_weight_kernel", "conv2d_input_grad")
     for module in (conv_mod, kernels_mod, performance_mod, convt_mod, im2col_mod):
         for name in helpers:

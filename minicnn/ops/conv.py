@@ -40,8 +40,8 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..utils import (check_not_bool, check_positive_ints, check_same_dtype, check_tensor, conv_output_size,
                      padding_pairs, positive_ntuple, unwrap)
-from .conv_kernels import channels_first
 from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
+from .depthwise import DepthwiseConv2d
 from .im2col import pad2d
 
 __all__ = ["conv1d", "conv2d"]
@@ -130,9 +130,9 @@ class Conv2d(Function):
     """2-D convolution with bias; forward and backward as im2col + matmuls (``conv_kernels.py``).
 
     ``padding`` here is (top, bottom, left, right); :func:`conv2d` builds it.
-    The forward keeps the padded input, not the columns: the backward builds
-    them again, a chunk of images at a time, for the weight gradient
-    (``conv_performance.py``).
+    The forward keeps the padded input, and the columns only when the whole
+    batch made one small chunk: otherwise the backward builds them again, a
+    chunk of images at a time, for the weight gradient (``conv_performance.py``).
     """
 
     def forward(self, x, weight, bias, stride, padding, dilation, groups):
@@ -140,7 +140,8 @@ class Conv2d(Function):
         k_h, k_w = weight.shape[2:]
         out_size = (conv_output_size(x_pad.shape[2], k_h, stride[0], 0, dilation[0]),
                     conv_output_size(x_pad.shape[3], k_w, stride[1], 0, dilation[1]))
-        out = conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size)
+        out, self.cols = conv2d_forward_chunked(x_pad, weight, stride, dilation, groups, out_size,
+                                                keep_columns=True)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         self.x_pad, self.weight, self.input_size, self.out_size = x_pad, weight, x.shape[2:], out_size
@@ -148,17 +149,17 @@ class Conv2d(Function):
         return out
 
     def backward(self, grad):
+        xp = get_array_module(grad)
         need_x, need_w, need_b = self.needs_input_grad
         grad_x = grad_w = grad_b = None
-        grad_mat = channels_first(grad, self.groups)            # G: (groups, C_out/groups, N*H_out*W_out)
         if need_w:
-            grad_w = conv2d_grad_weight(grad_mat, self.x_pad, self.weight.shape, self.stride, self.dilation,
-                                        self.groups, self.out_size)
+            grad_w = conv2d_grad_weight(grad, self.x_pad, self.weight.shape, self.stride, self.dilation,
+                                        self.groups, self.out_size, cols=self.cols)
         if need_b:
-            grad_b = grad_mat.sum(axis=2).reshape(-1)
+            grad_b = xp.einsum("nchw->c", grad)                  # dL/db[f] = sum over n, i, j of G[n, f, i, j]
         if need_x:
             grad_x = conv2d_input_grad(grad, self.weight, self.input_size, self.stride, self.padding,
-                                       self.dilation, self.groups, grad_mat=grad_mat)
+                                       self.dilation, self.groups)
         return grad_x, grad_w, grad_b
 
 
@@ -180,6 +181,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     check_conv_dtypes("conv2d", input, weight, bias)
     opts = conv2d_options("conv2d", input.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, dilation, groups)
+    if groups > 1 and groups == input.shape[1] == weight.shape[0]:
+        # depthwise, one kernel per channel: kH * kW multiply-adds per output, by shifted views instead of
+        # im2col (ops/depthwise.py; with a channel multiplier > 1 im2col measured faster)
+        return DepthwiseConv2d.apply(input, weight, bias, stride=opts["stride"], padding=opts["padding"],
+                                     dilation=opts["dilation"])
     return Conv2d.apply(input, weight, bias, **opts)
 
 

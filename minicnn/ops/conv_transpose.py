@@ -36,8 +36,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..utils import conv_transpose_output_size, ntuple, positive_ntuple, unwrap
 from .conv import check_conv_dtypes, check_conv_shapes
-from .conv_kernels import channels_first, conv2d_forward_kernel, conv2d_grad_weight_kernel
-from .conv_performance import conv2d_input_grad
+from .conv_performance import conv2d_forward_chunked, conv2d_grad_weight, conv2d_input_grad
 from .im2col import pad2d
 
 __all__ = ["conv_transpose2d"]
@@ -132,26 +131,29 @@ class ConvTranspose2d(Function):
 
     def forward(self, x, weight, bias, stride, padding, dilation, groups, out_size):
         # x plays the part of a conv2d's output gradient; the result, that of its input gradient
-        x_mat = channels_first(x, groups)                 # X: (groups, C_in/groups, N*H*W)
-        out = conv2d_input_grad(x, weight, out_size, stride, padding, dilation, groups, grad_mat=x_mat)
+        out = conv2d_input_grad(x, weight, out_size, stride, padding, dilation, groups)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        self.x_mat, self.weight, self.in_size = x_mat, weight, x.shape[2:]
+        self.x, self.weight, self.in_size = x, weight, x.shape[2:]
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         return out
 
     def backward(self, grad):
+        xp = get_array_module(grad)
         need_x, need_w, need_b = self.needs_input_grad
         grad_x = grad_w = grad_b = None
+        cols = None
         if need_x or need_w:
             grad_pad = pad2d(grad, self.padding)     # the full result's shape again (cropped rows: zeros)
-            grad_x, grad_cols = conv2d_forward_kernel(grad_pad, self.weight, self.stride, self.dilation,
-                                                      self.groups, self.in_size)
-            if need_w:
-                grad_w = conv2d_grad_weight_kernel(self.x_mat, grad_cols, self.weight.shape)
+        if need_x:   # a conv2d of grad: the conv2d whose input gradient the forward computed
+            grad_x, cols = conv2d_forward_chunked(grad_pad, self.weight, self.stride, self.dilation, self.groups,
+                                                  self.in_size, keep_columns=True)
+        if need_w:   # that conv2d's weight gradient, with x as its output gradient
+            grad_w = conv2d_grad_weight(self.x, grad_pad, self.weight.shape, self.stride, self.dilation,
+                                        self.groups, self.in_size, cols=cols)
         if need_b:
-            grad_b = grad.sum(axis=(0, 2, 3))
-        return (grad_x if need_x else None), grad_w, grad_b
+            grad_b = xp.einsum("nchw->c", grad)
+        return grad_x, grad_w, grad_b
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

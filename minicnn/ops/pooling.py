@@ -192,7 +192,8 @@ class MaxPool2d(Function):
             xp.greater(window, best, out=better)
             xp.logical_or(better, xp.isnan(window), out=better)
             xp.maximum(best, window, out=best)          # maximum propagates NaN
-            xp.multiply(better, k, out=scratch)
+            # k as a scalar of arg's own type: a plain int makes NumPy multiply in int64 and cast (8x slower)
+            xp.multiply(better, arg.dtype.type(k), out=scratch)
             xp.maximum(arg, scratch, out=arg)
 
         # Offset k = a*kW + b of output (i, j) sits at input row i*sH - pH + a*dH, column j*sW - pW + b*dW.
