@@ -31,6 +31,12 @@ SOLUTIONS = HERE.parent / "solutions"
 ROUNDS = rounds()
 ROUND_OF = {id(m): i for i, group in enumerate(ROUNDS) for m in group}
 
+#: Mistakes the graded tests let through on this branch, caught by tests/exercises tightened on
+#: another branch (``nb``: 5.1 checks the indices' dtype, 11.3 the shape check). Until that branch is
+#: merged such a mistake is reported as xfail, not as a failure; empty this set after the merge (a
+#: mistake listed here and caught fails the test, so the set cannot go stale silently).
+OPEN_HOLES = {("5.1", "int32 indices where int64 is specified"), ("11.3", "shape check removed")}
+
 
 def _solution(mistake) -> Path:
     return SOLUTIONS / f"{registry.get(mistake.exercise).module}.py"
@@ -104,6 +110,9 @@ def graded_rounds(tmp_path_factory):
 def test_the_mistake_is_caught_and_named(mistake, graded_rounds):
     result = graded_rounds.result(ROUND_OF[id(mistake)])[mistake.exercise]
     report = f"{result.message}\n{result.report}"
+    if (mistake.exercise, mistake.name) in OPEN_HOLES:
+        assert result.passed, f"{mistake.exercise} {mistake.name!r} is caught now: remove it from OPEN_HOLES"
+        pytest.xfail(f"{mistake.exercise} passes with the planted mistake {mistake.name!r} until branch nb is merged")
     assert not result.passed, f"exercise {mistake.exercise} passed with the planted mistake {mistake.name!r}"
     assert re.search(mistake.report, report, re.IGNORECASE), \
         f"the report of {mistake.exercise} with the planted mistake {mistake.name!r} does not match " \
@@ -118,3 +127,50 @@ def test_a_round_fails_only_its_own_exercises(index, graded_rounds):
     failed = [f"{r.exercise.id}: {r.message}" for r in graded_rounds.result(index).values()
               if r.exercise.id not in planted and not r.passed]
     assert not failed, f"round {index}: exercises without a planted mistake fail: " + "; ".join(failed)
+
+
+# --------------------------------------------------------------------------- how the report reads
+def test_the_full_report_says_the_summary_once_and_ends_with_the_hint():
+    for summary in ("output (compared with torch) is wrong: 1 of 4 entries differ (shape (4,))",
+                    "RuntimeError: MulBackward returned a gradient of shape (1,) for input 0, of shape ()"):
+        _check_full_report(summary)
+
+
+def _check_full_report(summary):
+    from minicnn.course.grade import Result
+    first = summary if summary.startswith("RuntimeError") else f"AssertionError: {summary}"
+    result = Result(registry.get("7.1"), passed=False, tests=3, failed=1, message=summary,
+                    report=f"{first}\n  first differences: at [2] expected 1, got 0.5\n"
+                           "Failing test case: test_se(\ncase=((2, 4, 3, 3), 2),\n)")
+    text = result.full_report()
+    assert text.count(summary) == 1, text
+    assert "first differences: at [2] expected 1, got 0.5" in text and "case=((2, 4, 3, 3), 2)," in text
+    assert text.splitlines()[-1] == f"  Hint: {registry.get('7.1').hint}"
+
+
+def test_the_details_leave_out_minicnn_frames_and_module_arguments():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("graded_conftest", HERE / "exercises" / "conftest.py")
+    graded_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(graded_conftest)
+    _without_clutter = graded_conftest._without_clutter
+    lines = ["RuntimeError: MulBackward returned a gradient of shape (1,) for input 0, of shape ()",
+             "raised in the worker:", "Traceback (most recent call last):",
+             f'File "{HERE.parent}/minicnn/course/judge/peer.py", line 488, in _serve',
+             "value = self._perform(action, args)", "^^^^^^^^^^^^",
+             'File "/tmp/minicnn-worker-1/ch02_autograd.py", line 57, in backward',
+             "grad_a = grad * self.b",
+             f'File "{HERE.parent}/minicnn/autograd.py", line 266, in run_backward',
+             'raise RuntimeError(f"{fn.name} returned a gradient")',
+             "RuntimeError: MulBackward returned a gradient of shape (1,) for input 0, of shape ()", "",
+             "Failing test case: test_mul_backward(",
+             "ch2_ref=<module 'ch02_autograd' from '/tmp/minicnn-worker-1/ch02_autograd.py'>,",
+             "data=data(...),", "pair=BroadcastableShapes(input_shapes=((), (1,)), result_shape=(1,)),", ")"]
+    kept = _without_clutter(lines)
+    assert not any("minicnn/" in line or "<module" in line or "_perform" in line for line in kept), kept
+    assert 'File "/tmp/minicnn-worker-1/ch02_autograd.py", line 57, in backward' in kept
+    assert "grad_a = grad * self.b" in kept and kept[-2].startswith("pair=") and kept[-1] == ")"
+    assert kept.count(lines[0]) == 2   # the summary, and the exception at the end of the traceback
+    internal = [line for line in lines if "worker-1/ch02" not in line and "grad_a" not in line]
+    kept = _without_clutter(internal)   # nothing of the student's in the traceback: no traceback at all
+    assert kept.count(lines[0]) == 1 and "raised in the worker:" not in kept and "Traceback" not in str(kept), kept

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -198,12 +199,36 @@ def _details(report, limit=80) -> str:
     falsifying example Hypothesis found), without the judge's own traceback."""
     text = getattr(report, "longreprtext", "") or ""
     lines = [line[1:].strip() if line.startswith("E") else None for line in text.splitlines()]
-    kept = [line for line in lines if line is not None]
+    kept = _without_clutter([line for line in lines if line is not None])
     if not kept:
         kept = [line for line in text.splitlines() if line.strip()][-limit:]
     if len(kept) > limit:
         kept = kept[:limit] + [f"... ({len(kept) - limit} more lines)"]
     return "\n".join(kept)
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\b")
+
+
+def _without_clutter(lines) -> list:
+    """Drop what says nothing about the student's code: the frames of minicnn's own files in a
+    traceback from the worker (the student's own frames stay), and the modules Hypothesis lists
+    among the arguments of a failing example (``torch=<module 'torch' from ...>,``)."""
+    kept, skipping = [], False
+    for line in lines:
+        if line.startswith('File "'):
+            skipping = f"{os.sep}minicnn{os.sep}" in line
+        elif skipping and (_EXCEPTION_LINE.match(line) or not line):
+            skipping = False
+        if skipping or re.match(r"^\w+=<module '[^']*' from '[^']*'>,?$", line):
+            continue
+        kept.append(line)
+    kept = [line for i, line in enumerate(kept)        # a traceback left without frames
+            if not (line.startswith("Traceback (most recent call last)")
+                    and (i + 1 == len(kept) or not kept[i + 1].startswith('File "')))]
+    return [line for i, line in enumerate(kept)        # ... that only repeats the error said above
+            if not (line == "raised in the worker:" and i + 1 < len(kept) and kept[i + 1] in kept[:i])
+            and not (i > 0 and kept[i - 1] == "raised in the worker:" and line in kept[:i - 1])]
 
 
 class _ResultsRecorder:

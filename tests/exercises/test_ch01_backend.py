@@ -51,7 +51,7 @@ def test_softmax_does_not_overflow_and_keeps_the_dtype(ch1):
 def test_one_hot_matches_torch(ch1, torch):
     labels = np.array([[0, 2, 1], [3, 3, 0]])
     out = ch1.one_hot(labels, 4)
-    assert out.dtype == np.float32
+    assert out.dtype == np.float32, f"one-hot dtype: expected float32 (the default dtype), got {out.dtype}"
     assert_close(out, torch.nn.functional.one_hot(torch.tensor(labels), 4))
 
 

@@ -168,7 +168,7 @@ def test_relative_error_values(ch2):
     a = np.array([1.0, 0.0, -2.0, 1e-12, 3.0])
     b = np.array([1.1, 0.0, 2.0, 0.0, 3.0])
     expected = np.array([0.1 / 1.1, 0.0, 2.0, 1.0, 0.0])
-    assert_close(ch2.relative_error(a, b), expected, rtol=1e-12, atol=0)
+    assert_close(ch2.relative_error(a, b), expected, rtol=1e-12, atol=0, what="relative error")
     assert_close(ch2.relative_error(b, a), expected, rtol=1e-12, atol=0, what="relative error (symmetric)")
 
 
@@ -178,7 +178,8 @@ def test_relative_error_values(ch2):
 def test_relative_error_matches_minicnn(ch2, data, shape):
     a, b = data.draw(arrays(shape)), data.draw(arrays(shape))
     b.reshape(-1)[0] = a.reshape(-1)[0] = 0.0  # both zero somewhere
-    assert_close(ch2.relative_error(a, b), reference_relative_error(a, b), rtol=1e-12, atol=0)
+    assert_close(ch2.relative_error(a, b), reference_relative_error(a, b), rtol=1e-12, atol=0,
+                 what="relative error")
 
 
 # --------------------------------------------------------------------------- 2.8 numerical gradient

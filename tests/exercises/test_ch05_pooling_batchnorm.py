@@ -106,8 +106,8 @@ def test_avg_pool_forward_matches_torch_and_minicnn(ch5, torch, data, case):
     shape, k, s = case
     x = data.draw(arrays(shape))
     out = ch5.avg_pool2d_forward(x, k, s)
-    assert_close(out, torch.nn.functional.avg_pool2d(torch.tensor(x), k, stride=s), what="average pooling")
-    assert_close(out, avg_pool2d_naive(x, k, s))
+    assert_close(out, torch.nn.functional.avg_pool2d(torch.tensor(x), k, stride=s), what="average pooling output")
+    assert_close(out, avg_pool2d_naive(x, k, s), what="average pooling output (minicnn's loops)")
 
 
 @pytest.mark.ex5_3
@@ -115,7 +115,7 @@ def test_avg_pool_forward_strict(ch5):
     x = np.random.default_rng(0).normal(size=(2, 2, 4, 6))
     out = ch5.avg_pool2d_forward(to_backend(x, "strict"), 2)
     assert backend_of_array(out) == "strict"
-    assert_close(out, avg_pool2d_naive(x, 2))
+    assert_close(out, avg_pool2d_naive(x, 2), what="average pooling output on the strict backend")
 
 
 def _avg_pool_function(ch5, torch, k, s):
