@@ -143,7 +143,7 @@ class Result:
         details = self.report.strip().splitlines()
         if details and self.message.strip() in (details[0].strip(), details[0].split(": ", 1)[-1].strip()):
             details = details[1:]              # "AssertionError: <the summary>": said on the line above
-        lines += ["  " + line for line in details]
+        lines += [f"  {line}".rstrip() for line in details]
         lines.append(f"  Hint: {self.exercise.hint}")
         return "\n".join(lines)
 

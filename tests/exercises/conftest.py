@@ -198,8 +198,9 @@ def _details(report, limit=80) -> str:
     """The useful part of a failure for the student: the error lines (what is wrong, where, the
     falsifying example Hypothesis found), without the judge's own traceback."""
     text = getattr(report, "longreprtext", "") or ""
-    lines = [line[1:].strip() if line.startswith("E") else None for line in text.splitlines()]
-    kept = _without_clutter([line for line in lines if line is not None])
+    errors = [line[1:].rstrip() for line in text.splitlines() if line.startswith("E")]
+    indent = min((len(line) - len(line.lstrip()) for line in errors if line.strip()), default=0)
+    kept = _without_clutter([line[indent:] for line in errors])   # relative indentation kept
     if not kept:
         kept = [line for line in text.splitlines() if line.strip()][-limit:]
     if len(kept) > limit:
@@ -216,19 +217,22 @@ def _without_clutter(lines) -> list:
     among the arguments of a failing example (``torch=<module 'torch' from ...>,``)."""
     kept, skipping = [], False
     for line in lines:
-        if line.startswith('File "'):
-            skipping = f"{os.sep}minicnn{os.sep}" in line
-        elif skipping and (_EXCEPTION_LINE.match(line) or not line):
+        text = line.strip()
+        if text.startswith('File "'):
+            skipping = f"{os.sep}minicnn{os.sep}" in text
+        elif skipping and (_EXCEPTION_LINE.match(text) or not text):
             skipping = False
-        if skipping or re.match(r"^\w+=<module '[^']*' from '[^']*'>,?$", line):
+        if skipping or re.match(r"^\w+=<module '[^']*' from '[^']*'>,?$", text):
             continue
         kept.append(line)
+    same = [line.strip() for line in kept]
     kept = [line for i, line in enumerate(kept)        # a traceback left without frames
-            if not (line.startswith("Traceback (most recent call last)")
-                    and (i + 1 == len(kept) or not kept[i + 1].startswith('File "')))]
+            if not (same[i].startswith("Traceback (most recent call last)")
+                    and (i + 1 == len(kept) or not same[i + 1].startswith('File "')))]
+    same = [line.strip() for line in kept]
     return [line for i, line in enumerate(kept)        # ... that only repeats the error said above
-            if not (line == "raised in the worker:" and i + 1 < len(kept) and kept[i + 1] in kept[:i])
-            and not (i > 0 and kept[i - 1] == "raised in the worker:" and line in kept[:i - 1])]
+            if not (same[i] == "raised in the worker:" and i + 1 < len(kept) and same[i + 1] in same[:i])
+            and not (i > 0 and same[i - 1] == "raised in the worker:" and same[i] in same[:i - 1])]
 
 
 class _ResultsRecorder:

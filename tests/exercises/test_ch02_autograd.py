@@ -196,7 +196,8 @@ def test_numerical_gradient_matches_minicnn(ch2, data, shape):
 
     ours = ch2.numerical_gradient(f, x, upstream)
     assert_close(x.numpy(), before, rtol=0, atol=0, what="x after the numerical gradient (restore it)")
-    assert_close(ours, reference_numerical_gradient(f, x, upstream), rtol=1e-6, atol=1e-8)
+    assert_close(ours, reference_numerical_gradient(f, x, upstream), rtol=1e-6, atol=1e-8,
+                 what="numerical gradient of x e^x (compared with minicnn's)")
     assert_close(ours, upstream * np.exp(before) * (1 + before), rtol=1e-6, atol=1e-8,
                  what="numerical gradient of x e^x")
 

@@ -218,7 +218,8 @@ def test_conv2d_backward_gradcheck_and_torch(reference, torch, data, case, c_out
     def ours(x_, w_, b_):
         return ch3.Conv2d.apply(x_, w_, b_, stride=s, padding=p)
 
-    gradcheck(ours, t64(x), t64(w), t64(b))
+    gradcheck(ours, t64(x), t64(w), t64(b),
+              names=[f"input 0 = x {x.shape}", f"input 1 = weight {w.shape}", f"input 2 = bias {b.shape}"])
     assert_parity(ours, lambda x_, w_, b_: torch.nn.functional.conv2d(x_, w_, b_, stride=s, padding=p), [x, w, b])
 
 

@@ -95,7 +95,7 @@ def test_conv_transpose_matches_torch_and_minicnn(ch4, torch, data, k, s, p, wit
     out = ch4.conv_transpose2d(x, w, b, stride=s, padding=p)
     expected = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w),
                                                     None if b is None else torch.tensor(b), stride=s, padding=p)
-    assert_close(out, expected, what="conv_transpose2d")
+    assert_close(out, expected, what="conv_transpose2d output")
     assert_close(out, conv_transpose2d_naive(x, w, b, stride=s, padding=p),
                  what="conv_transpose2d (minicnn's loops)")
 

@@ -207,7 +207,8 @@ def _bn_function(ch5, training, eps=1e-5):
 def test_batch_norm_backward_gradcheck(ch5, data, c, training):
     x = data.draw(arrays((data.draw(st.integers(2, 3)), c, 2, 2), low=-3, high=3))
     gamma, beta = data.draw(arrays((c,), low=0.5, high=1.5)), data.draw(arrays((c,)))
-    gradcheck(_bn_function(ch5, training), t64(x), t64(gamma), t64(beta))
+    gradcheck(_bn_function(ch5, training), t64(x), t64(gamma), t64(beta),
+              names=[f"input 0 = x {x.shape}", f"input 1 = gamma {gamma.shape}", f"input 2 = beta {beta.shape}"])
 
 
 @pytest.mark.ex5_6
