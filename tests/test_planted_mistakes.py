@@ -6,7 +6,8 @@ does). The exercise must fail, and its report (the summary line and the full
 report a student reads) must name the wrong quantity.
 
 To keep the time down, the mistakes are graded in rounds: one mistake per
-exercise in each round, every file of a round graded by one ``grade()`` call.
+exercise in each round, every file of a round graded by one ``grade()`` call
+(two rounds, each about one grading of every exercise: marked slow).
 The graded tests of an exercise use minicnn's own versions of the earlier
 functions of its file, so a mistake in one exercise does not fail another
 (:func:`test_a_round_fails_only_its_own_exercises` checks it).
@@ -106,6 +107,7 @@ def graded_rounds(tmp_path_factory):
     return _Rounds(tmp_path_factory)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", MISTAKES, ids=_label)
 def test_the_mistake_is_caught_and_named(mistake, graded_rounds):
     result = graded_rounds.result(ROUND_OF[id(mistake)])[mistake.exercise]
@@ -119,6 +121,7 @@ def test_the_mistake_is_caught_and_named(mistake, graded_rounds):
         f"{mistake.report!r}:\n{result.full_report()}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(ROUNDS)), ids=lambda i: f"round{i}")
 def test_a_round_fails_only_its_own_exercises(index, graded_rounds):
     """Every exercise of the round's files without a mistake of its own passes: a mistake in one
