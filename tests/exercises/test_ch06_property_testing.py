@@ -36,6 +36,9 @@ def test_every_geometry_is_a_valid_convolution(ch6, torch, data):
     g = data.draw(ch6.conv_geometries())
     assert set(g) == KEYS, f"keys {sorted(g)}, expected {sorted(KEYS)}"
     assert g["padding"] <= span(g) // 2, f"padding {g['padding']} exceeds half the window {span(g)}"
+    assert min(g["height"], g["width"]) + 2 * g["padding"] >= span(g), \
+        f"the window ({span(g)} pixels) does not fit the padded input: height {g['height']}, " \
+        f"width {g['width']}, padding {g['padding']}"
     x = torch.zeros(g["batch"], g["in_channels"], g["height"], g["width"], dtype=torch.float64)
     w = torch.zeros(g["out_channels"], g["in_channels"], g["kernel_size"], g["kernel_size"],
                     dtype=torch.float64)
