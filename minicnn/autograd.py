@@ -344,13 +344,13 @@ def run_backward(root, grad, retain_graph=False):
         if len(input_grads) != len(fn.next_functions):
             raise RuntimeError(f"{fn.name} returned {len(input_grads)} gradients for "
                                f"{len(fn.next_functions)} inputs")
-        for parent, meta, pg in zip(fn.next_functions, fn.input_meta, input_grads):
+        for i, (parent, meta, pg) in enumerate(zip(fn.next_functions, fn.input_meta, input_grads)):
             if parent is None or pg is None:
                 continue
             shape, dtype = meta
             pg = _as_array(pg)
             if pg.shape != shape:
-                raise RuntimeError(f"{fn.name} returned a gradient of shape {pg.shape} for an input "
+                raise RuntimeError(f"{fn.name} returned a gradient of shape {pg.shape} for input {i}, "
                                    f"of shape {shape}")
             if pg.dtype != dtype:  # e.g. float32 input, float64 result: the gradient is float32
                 pg = pg.astype(dtype)

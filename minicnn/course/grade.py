@@ -141,8 +141,10 @@ class Result:
         """What a student reads about a failed exercise: the summary, the details, the hint."""
         lines = [f"Exercise {self.exercise.id}: {self.exercise.title} ({self.exercise.module}.py)",
                  f"  {self.message}"]
-        if self.report and self.report.strip() != self.message.strip():
-            lines += ["  " + line for line in self.report.splitlines()]
+        details = self.report.strip().splitlines()
+        if details and self.message.strip() in (details[0].strip(), details[0].split(": ", 1)[-1].strip()):
+            details = details[1:]              # "AssertionError: <the summary>": said on the line above
+        lines += [f"  {line}".rstrip() for line in details]
         lines.append(f"  Hint: {self.exercise.hint}")
         return "\n".join(lines)
 

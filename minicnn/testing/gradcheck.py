@@ -46,10 +46,11 @@ class GradcheckResult:
         return max(self.max_rel_error, default=0.0)
 
     def table(self) -> str:
-        rows = ["input            max rel error   max abs error   result",
-                "---------------  --------------  --------------  ------"]
+        width = max([15, *(len(n) for n in self.names)])
+        rows = [f"{'input':<{width}}  max rel error   max abs error   result",
+                f"{'-' * width}  --------------  --------------  ------"]
         for n, r, a, p in zip(self.names, self.max_rel_error, self.max_abs_error, self.passed):
-            rows.append(f"{n:<15}  {r:14.3e}  {a:14.3e}  {'pass' if p else 'FAIL'}")
+            rows.append(f"{n:<{width}}  {r:14.3e}  {a:14.3e}  {'pass' if p else 'FAIL'}")
         return "\n".join(rows)
 
     def __bool__(self):

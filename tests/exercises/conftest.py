@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -207,8 +208,9 @@ def _details(report, limit=80) -> str:
     """The useful part of a failure for the student: the error lines (what is wrong, where, the
     falsifying example Hypothesis found), without the judge's own traceback."""
     text = getattr(report, "longreprtext", "") or ""
-    lines = [line[1:].strip() if line.startswith("E") else None for line in text.splitlines()]
-    kept = [line for line in lines if line is not None]
+    errors = [line[1:].rstrip() for line in text.splitlines() if line.startswith("E")]
+    indent = min((len(line) - len(line.lstrip()) for line in errors if line.strip()), default=0)
+    kept = _without_clutter([line[indent:] for line in errors])   # relative indentation kept
     if not kept:
         kept = [line for line in text.splitlines() if line.strip()][-limit:]
     if len(kept) > limit:
@@ -217,6 +219,33 @@ def _details(report, limit=80) -> str:
     if printed:
         kept += ["", "Your code printed (the end of it):", *printed.splitlines()[-20:]]
     return "\n".join(kept)
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\b")
+
+
+def _without_clutter(lines) -> list:
+    """Drop what says nothing about the student's code: the frames of minicnn's own files in a
+    traceback from the worker (the student's own frames stay), and the modules Hypothesis lists
+    among the arguments of a failing example (``torch=<module 'torch' from ...>,``)."""
+    kept, skipping = [], False
+    for line in lines:
+        text = line.strip()
+        if text.startswith('File "'):
+            skipping = f"{os.sep}minicnn{os.sep}" in text
+        elif skipping and (_EXCEPTION_LINE.match(text) or not text):
+            skipping = False
+        if skipping or re.match(r"^\w+=<module '[^']*' from '[^']*'>,?$", text):
+            continue
+        kept.append(line)
+    same = [line.strip() for line in kept]
+    kept = [line for i, line in enumerate(kept)        # a traceback left without frames
+            if not (same[i].startswith("Traceback (most recent call last)")
+                    and (i + 1 == len(kept) or not same[i + 1].startswith('File "')))]
+    same = [line.strip() for line in kept]
+    return [line for i, line in enumerate(kept)        # ... that only repeats the error said above
+            if not (same[i] == "raised in the worker:" and i + 1 < len(kept) and same[i + 1] in same[:i])
+            and not (i > 0 and same[i - 1] == "raised in the worker:" and same[i] in same[:i - 1])]
 
 
 class _ResultsRecorder:

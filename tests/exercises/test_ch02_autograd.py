@@ -168,7 +168,7 @@ def test_relative_error_values(ch2):
     a = np.array([1.0, 0.0, -2.0, 1e-12, 3.0])
     b = np.array([1.1, 0.0, 2.0, 0.0, 3.0])
     expected = np.array([0.1 / 1.1, 0.0, 2.0, 1.0, 0.0])
-    assert_close(ch2.relative_error(a, b), expected, rtol=1e-12, atol=0)
+    assert_close(ch2.relative_error(a, b), expected, rtol=1e-12, atol=0, what="relative error")
     assert_close(ch2.relative_error(b, a), expected, rtol=1e-12, atol=0, what="relative error (symmetric)")
 
 
@@ -178,7 +178,8 @@ def test_relative_error_values(ch2):
 def test_relative_error_matches_minicnn(ch2, data, shape):
     a, b = data.draw(arrays(shape)), data.draw(arrays(shape))
     b.reshape(-1)[0] = a.reshape(-1)[0] = 0.0  # both zero somewhere
-    assert_close(ch2.relative_error(a, b), reference_relative_error(a, b), rtol=1e-12, atol=0)
+    assert_close(ch2.relative_error(a, b), reference_relative_error(a, b), rtol=1e-12, atol=0,
+                 what="relative error")
 
 
 # --------------------------------------------------------------------------- 2.8 numerical gradient
@@ -195,7 +196,8 @@ def test_numerical_gradient_matches_minicnn(ch2, data, shape):
 
     ours = ch2.numerical_gradient(f, x, upstream)
     assert_close(x.numpy(), before, rtol=0, atol=0, what="x after the numerical gradient (restore it)")
-    assert_close(ours, reference_numerical_gradient(f, x, upstream), rtol=1e-6, atol=1e-8)
+    assert_close(ours, reference_numerical_gradient(f, x, upstream), rtol=1e-6, atol=1e-8,
+                 what="numerical gradient of x e^x (compared with minicnn's)")
     assert_close(ours, upstream * np.exp(before) * (1 + before), rtol=1e-6, atol=1e-8,
                  what="numerical gradient of x e^x")
 

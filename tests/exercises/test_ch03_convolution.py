@@ -96,14 +96,14 @@ def _torch_unfold(torch, x, k, s, p):
 # --------------------------------------------------------------------------- 3.1 output size
 @pytest.mark.ex3_1
 def test_output_size_examples(ch3):
-    assert ch3.conv_output_size(32, 3) == 30
-    assert ch3.conv_output_size(32, 3, padding=1) == 32
-    assert ch3.conv_output_size(32, 3, stride=2, padding=1) == 16
-    assert ch3.conv_output_size(7, 3, stride=2) == 3
-    assert ch3.conv_output_size(8, 3, stride=2) == 3, "the last, incomplete window is dropped (floor)"
-    assert ch3.conv_output_size(12, 5) == 8
-    assert ch3.conv_output_size(9, 3, dilation=4, padding=4) == 9
-    assert ch3.conv_output_size(572, 3) == 570
+    cases = [((32, 3), {}, 30), ((32, 3), {"padding": 1}, 32), ((32, 3), {"stride": 2, "padding": 1}, 16),
+             ((7, 3), {"stride": 2}, 3),
+             ((8, 3), {"stride": 2}, 3),     # the last, incomplete window is dropped (floor)
+             ((12, 5), {}, 8), ((9, 3), {"dilation": 4, "padding": 4}, 9), ((572, 3), {}, 570)]
+    for args, kwargs, expected in cases:
+        got = ch3.conv_output_size(*args, **kwargs)
+        call = ", ".join([*map(str, args), *(f"{k}={v}" for k, v in kwargs.items())])
+        assert got == expected, f"output size conv_output_size({call}) is {got}, expected {expected}"
     with pytest.raises(ValueError):
         ch3.conv_output_size(2, 5)
 
@@ -121,7 +121,8 @@ def test_output_size_matches_torch(ch3, torch, size, k, s, p, d):
     x = torch.zeros(1, 1, size, 1, dtype=torch.float64)
     w = torch.zeros(1, 1, k, 1, dtype=torch.float64)
     expected = torch.nn.functional.conv2d(x, w, stride=(s, 1), padding=(p, 0), dilation=(d, 1)).shape[2]
-    assert ch3.conv_output_size(size, k, s, p, d) == expected
+    assert ch3.conv_output_size(size, k, s, p, d) == expected, \
+        f"output size conv_output_size({size}, {k}, {s}, {p}, {d}): expected {expected} (torch's conv2d)"
 
 
 # --------------------------------------------------------------------------- 3.2 im2col
@@ -217,7 +218,8 @@ def test_conv2d_backward_gradcheck_and_torch(reference, torch, data, case, c_out
     def ours(x_, w_, b_):
         return ch3.Conv2d.apply(x_, w_, b_, stride=s, padding=p)
 
-    gradcheck(ours, t64(x), t64(w), t64(b))
+    gradcheck(ours, t64(x), t64(w), t64(b),
+              names=[f"input 0 = x {x.shape}", f"input 1 = weight {w.shape}", f"input 2 = bias {b.shape}"])
     assert_parity(ours, lambda x_, w_, b_: torch.nn.functional.conv2d(x_, w_, b_, stride=s, padding=p), [x, w, b])
 
 

@@ -25,9 +25,11 @@ def ch4(load):
 def test_receptive_fields_of_the_context_module(ch4):
     kernels = [3, 3, 3, 3, 3, 3, 3, 1]
     dilations = [1, 1, 2, 4, 8, 16, 1, 1]
-    assert list(ch4.receptive_fields(kernels, dilations)) == [3, 5, 9, 17, 33, 65, 67, 67]
-    assert list(ch4.receptive_fields([3, 3, 3])) == [3, 5, 7], "three 3x3 convs see 7x7 (VGG)"
-    assert list(ch4.receptive_fields([7, 3], strides=[2, 1])) == [7, 11], "a stride multiplies later growth"
+    assert list(ch4.receptive_fields(kernels, dilations)) == [3, 5, 9, 17, 33, 65, 67, 67], \
+        "receptive fields of Yu & Koltun's context module"
+    assert list(ch4.receptive_fields([3, 3, 3])) == [3, 5, 7], "receptive fields: three 3x3 convs see 7x7 (VGG)"
+    assert list(ch4.receptive_fields([7, 3], strides=[2, 1])) == [7, 11], \
+        "receptive fields of kernels [7, 3], strides [2, 1]: a stride multiplies later growth"
 
 
 def _measured_field(torch, layers):
@@ -64,7 +66,7 @@ def test_dilated_kernel_gives_the_dilated_convolution(ch4, torch, data, k, d):
     span = d * (k - 1) + 1
     x = data.draw(arrays((1, 3, span + 2, span + 1)))
     big = ch4.dilate_kernel(w, d)
-    assert big.shape == (2, 3, span, span), f"shape {big.shape}, expected (2, 3, {span}, {span})"
+    assert big.shape == (2, 3, span, span), f"dilated kernel of shape {big.shape}, expected (2, 3, {span}, {span})"
     tx, tw = torch.tensor(x), torch.tensor(w)
     assert_close(torch.nn.functional.conv2d(tx, torch.tensor(big)), torch.nn.functional.conv2d(tx, tw, dilation=d),
                  what="conv2d with the dilated kernel vs conv2d(dilation=d)")
@@ -93,7 +95,7 @@ def test_conv_transpose_matches_torch_and_minicnn(ch4, torch, data, k, s, p, wit
     out = ch4.conv_transpose2d(x, w, b, stride=s, padding=p)
     expected = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w),
                                                     None if b is None else torch.tensor(b), stride=s, padding=p)
-    assert_close(out, expected, what="conv_transpose2d")
+    assert_close(out, expected, what="conv_transpose2d output")
     assert_close(out, conv_transpose2d_naive(x, w, b, stride=s, padding=p),
                  what="conv_transpose2d (minicnn's loops)")
 
@@ -116,12 +118,14 @@ def test_conv_transpose_is_the_gradient_of_conv_and_strict(ch4, torch):
 # --------------------------------------------------------------------------- 4.4 separable conv
 @pytest.mark.ex4_4
 def test_multiplications_of_the_notes_example(ch4):
-    assert ch4.conv_multiplications(5, 1, 256, 8, 8) == 409_600
-    assert ch4.conv_multiplications(5, 1, 256, 8, 8, separable=True) == 17_984
+    assert ch4.conv_multiplications(5, 1, 256, 8, 8) == 409_600, "multiplications of the standard conv (notes)"
+    assert ch4.conv_multiplications(5, 1, 256, 8, 8, separable=True) == 17_984, \
+        "multiplications of the separable conv (notes): depthwise + pointwise"
     standard = summary(nn.Conv2d(3, 16, 3, bias=False), (1, 3, 10, 10), verbose=False).total_macs
     separable = summary(nn.SeparableConv2d(3, 16, 3, bias=False), (1, 3, 10, 10), verbose=False).total_macs
-    assert ch4.conv_multiplications(3, 3, 16, 8, 8) == standard
-    assert ch4.conv_multiplications(3, 3, 16, 8, 8, separable=True) == separable
+    assert ch4.conv_multiplications(3, 3, 16, 8, 8) == standard, "multiplications of the standard conv (summary)"
+    assert ch4.conv_multiplications(3, 3, 16, 8, 8, separable=True) == separable, \
+        "multiplications of the separable conv (summary): depthwise + pointwise"
 
 
 @pytest.mark.ex4_4

@@ -115,8 +115,8 @@ def test_avg_pool_forward_matches_torch_and_minicnn(ch5, torch, data, case):
     shape, k, s = case
     x = data.draw(arrays(shape))
     out = ch5.avg_pool2d_forward(x, k, s)
-    assert_close(out, torch.nn.functional.avg_pool2d(torch.tensor(x), k, stride=s), what="average pooling")
-    assert_close(out, avg_pool2d_naive(x, k, s))
+    assert_close(out, torch.nn.functional.avg_pool2d(torch.tensor(x), k, stride=s), what="average pooling output")
+    assert_close(out, avg_pool2d_naive(x, k, s), what="average pooling output (minicnn's loops)")
 
 
 @pytest.mark.ex5_3
@@ -124,7 +124,7 @@ def test_avg_pool_forward_strict(ch5):
     x = np.random.default_rng(0).normal(size=(2, 2, 4, 6))
     out = ch5.avg_pool2d_forward(to_backend(x, "strict"), 2)
     assert backend_of_array(out) == "strict"
-    assert_close(out, avg_pool2d_naive(x, 2))
+    assert_close(out, avg_pool2d_naive(x, 2), what="average pooling output on the strict backend")
 
 
 def _avg_pool_function(ch5, torch, k, s):
@@ -216,7 +216,8 @@ def _bn_function(ch5, training, eps=1e-5):
 def test_batch_norm_backward_gradcheck(ch5, data, c, training):
     x = data.draw(arrays((data.draw(st.integers(2, 3)), c, 2, 2), low=-3, high=3))
     gamma, beta = data.draw(arrays((c,), low=0.5, high=1.5)), data.draw(arrays((c,)))
-    gradcheck(_bn_function(ch5, training), t64(x), t64(gamma), t64(beta))
+    gradcheck(_bn_function(ch5, training), t64(x), t64(gamma), t64(beta),
+              names=[f"input 0 = x {x.shape}", f"input 1 = gamma {gamma.shape}", f"input 2 = beta {beta.shape}"])
 
 
 @pytest.mark.ex5_6

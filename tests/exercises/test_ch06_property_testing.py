@@ -36,12 +36,16 @@ def test_every_geometry_is_a_valid_convolution(ch6, torch, data):
     g = data.draw(ch6.conv_geometries())
     assert set(g) == KEYS, f"keys {sorted(g)}, expected {sorted(KEYS)}"
     assert g["padding"] <= span(g) // 2, f"padding {g['padding']} exceeds half the window {span(g)}"
+    assert min(g["height"], g["width"]) + 2 * g["padding"] >= span(g), \
+        f"the window ({span(g)} pixels) does not fit the padded input: height {g['height']}, " \
+        f"width {g['width']}, padding {g['padding']}"
     x = torch.zeros(g["batch"], g["in_channels"], g["height"], g["width"], dtype=torch.float64)
     w = torch.zeros(g["out_channels"], g["in_channels"], g["kernel_size"], g["kernel_size"],
                     dtype=torch.float64)
     y = torch.nn.functional.conv2d(x, w, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
-    assert y.shape[2:] == (output_size(g, g["height"]), output_size(g, g["width"]))
-    assert min(y.shape[2:]) >= 1
+    assert y.shape[2:] == (output_size(g, g["height"]), output_size(g, g["width"])), \
+        f"output size of the geometry {g}: torch gives {tuple(y.shape[2:])}"
+    assert min(y.shape[2:]) >= 1, f"the window does not fit the geometry {g}: output {tuple(y.shape[2:])}"
 
 
 @pytest.mark.ex6_1
@@ -75,7 +79,7 @@ def test_geometries_never_invalid_and_cover_the_hard_cases(ch6):
 def test_tie_free_arrays_have_a_guaranteed_gap(ch6, data, shape, bounds):
     low, high = bounds
     x = np.asarray(data.draw(ch6.tie_free_arrays(shape, low=low, high=high)))
-    assert x.shape == shape and x.dtype == np.float64
+    assert x.shape == shape and x.dtype == np.float64, f"array {x.dtype} {x.shape}, expected float64 {shape}"
     assert x.min() >= low and x.max() <= high, f"values outside [{low}, {high}]"
     size = x.size
     if size > 1:
@@ -96,4 +100,4 @@ def test_tie_free_arrays_vary(ch6):
     first = find(ch6.tie_free_arrays((4,)), lambda a: True, settings=SEARCH)
     other = find(ch6.tie_free_arrays((4,)), lambda a: not np.allclose(np.sort(a), np.sort(first)),
                  settings=SEARCH)
-    assert not np.allclose(np.sort(first), np.sort(other))
+    assert not np.allclose(np.sort(first), np.sort(other)), "tie-free arrays: every draw has the same values"

@@ -64,7 +64,7 @@ def test_eca_kernel_size_table(ch7):
     table = {64: 3, 128: 5, 256: 5, 512: 5, 1024: 5, 2048: 7, 16: 3, 2: 1, 1: 1}
     for channels, k in table.items():
         assert ch7.eca_kernel_size(channels) == k, f"C = {channels}: expected k = {k}"
-    assert ch7.eca_kernel_size(256, gamma=1, b=1) == 9
+    assert ch7.eca_kernel_size(256, gamma=1, b=1) == 9, "C = 256, gamma = 1, b = 1: expected k = 9"
     with pytest.raises(ValueError):
         ch7.eca_kernel_size(0)
 
@@ -74,8 +74,9 @@ def test_eca_kernel_size_table(ch7):
 @given(channels=st.integers(1, 5000), gamma=st.sampled_from([1, 2, 3]), b=st.sampled_from([0, 1, 2]))
 def test_eca_kernel_size_matches_minicnn(ch7, channels, gamma, b):
     k = ch7.eca_kernel_size(channels, gamma=gamma, b=b)
-    assert k == nn.eca_kernel_size(channels, gamma=gamma, b=b)
-    assert k % 2 == 1
+    expected = nn.eca_kernel_size(channels, gamma=gamma, b=b)
+    assert k == expected, f"C = {channels}, gamma = {gamma}, b = {b}: kernel size {k}, expected {expected}"
+    assert k % 2 == 1, f"C = {channels}, gamma = {gamma}, b = {b}: kernel size {k} is even"
 
 
 # --------------------------------------------------------------------------- 7.3 ECA
@@ -95,11 +96,11 @@ def test_eca_orientation(ch7):
     x[0, 0] = 1.0
     y = ch7.eca(t64(x), t64(np.array([1.0, 10.0, 100.0]))).numpy()
     a = 1 / (1 + np.exp(-np.array([10.0, 1.0, 0.0, 0.0])))
-    assert_close(y[:, :, 0, 0], (a * x[:, :, 0, 0]), what="y for x = [1, 0, 0, 0]")
+    assert_close(y[:, :, 0, 0], (a * x[:, :, 0, 0]), what="output y for x = [1, 0, 0, 0]")
     x[0, :, 0, 0] = [1.0, 2.0, 3.0, 4.0]
     y = ch7.eca(t64(x), t64(np.array([1.0, 10.0, 100.0]))).numpy()
     a = 1 / (1 + np.exp(-np.array([210.0, 321.0, 432.0, 43.0])))
-    assert_close(y[0, :, 0, 0], a * x[0, :, 0, 0], what="y for x = [1, 2, 3, 4]")
+    assert_close(y[0, :, 0, 0], a * x[0, :, 0, 0], what="output y for x = [1, 2, 3, 4]")
 
 
 @pytest.mark.ex7_3

@@ -92,8 +92,9 @@ def test_weight_map_matches_minicnn_on_generated_cells(ch11):
     cells = make_cells(2, size=24, seed=3)
     for mask, instances in zip(cells.masks, cells.instances):
         ours = ch11.unet_weight_map(mask, instances)
-        assert ours.dtype == np.float32 and ours.shape == mask.shape
-        assert_close(ours, unet_weight_map(mask, instances), rtol=1e-6, atol=1e-6)
+        assert ours.dtype == np.float32 and ours.shape == mask.shape, \
+            f"weight map: {ours.dtype} {ours.shape}, expected float32 {mask.shape}"
+        assert_close(ours, unet_weight_map(mask, instances), rtol=1e-6, atol=1e-6, what="weight map")
 
 
 @pytest.mark.ex11_2
@@ -108,7 +109,8 @@ def test_weight_map_by_brute_force(ch11, seed, n_cells, w0, sigma):
         instances[top:top + r.integers(1, 4), left:left + r.integers(1, 4)] = i
     mask = (instances > 0).astype(np.int64)
     expected = _brute_force_weight_map(mask, instances, 2, w0, sigma)
-    assert_close(ch11.unet_weight_map(mask, instances, 2, w0, sigma), expected, rtol=1e-5, atol=1e-5)
+    assert_close(ch11.unet_weight_map(mask, instances, 2, w0, sigma), expected, rtol=1e-5, atol=1e-5,
+                 what=f"weight map (w0 = {w0}, sigma = {sigma})")
 
 
 # --------------------------------------------------------------------------- 11.3 and 11.4: data
@@ -163,8 +165,10 @@ def test_scores_match_minicnn(ch11, case):
     pred, target, k = case
     cm = metrics.confusion_matrix(pred, target, k)
     expected = metrics.scores_from_confusion_matrix(cm)
-    assert np.isclose(ch11.pixel_accuracy(cm), expected["pixel_accuracy"], rtol=1e-12)
-    assert np.isclose(ch11.mean_iu(cm), expected["mean_iu"], rtol=1e-12)
+    assert np.isclose(ch11.pixel_accuracy(cm), expected["pixel_accuracy"], rtol=1e-12), \
+        f"pixel accuracy is {ch11.pixel_accuracy(cm)}, expected {expected['pixel_accuracy']}"
+    assert np.isclose(ch11.mean_iu(cm), expected["mean_iu"], rtol=1e-12), \
+        f"mean IU is {ch11.mean_iu(cm)}, expected {expected['mean_iu']}"
 
 
 @pytest.mark.ex11_4
@@ -173,9 +177,11 @@ def test_scores_by_hand_with_an_absent_class(ch11):
     cm = np.array([[3, 1, 0],
                    [2, 4, 0],
                    [0, 0, 0]])
-    assert np.isclose(ch11.pixel_accuracy(cm), 7 / 10)
+    assert np.isclose(ch11.pixel_accuracy(cm), 7 / 10), f"pixel accuracy is {ch11.pixel_accuracy(cm)}, expected 0.7"
     iu0, iu1 = 3 / (4 + 5 - 3), 4 / (6 + 5 - 4)
-    assert np.isclose(ch11.mean_iu(cm), (iu0 + iu1) / 2), "leave classes with IU 0/0 out of the mean"
+    assert np.isclose(ch11.mean_iu(cm), (iu0 + iu1) / 2), \
+        f"mean IU is {ch11.mean_iu(cm)}, expected {(iu0 + iu1) / 2}: leave classes with IU 0/0 out of the mean"
     # a class that is predicted but absent from the target has IU 0 and counts
     cm = np.array([[2, 1], [0, 0]])
-    assert np.isclose(ch11.mean_iu(cm), (2 / 3 + 0) / 2)
+    assert np.isclose(ch11.mean_iu(cm), (2 / 3 + 0) / 2), \
+        f"mean IU is {ch11.mean_iu(cm)}, expected {1 / 3}: a class predicted but absent from the target has IU 0"

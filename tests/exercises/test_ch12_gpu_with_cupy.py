@@ -30,7 +30,7 @@ def test_embedding_backward_by_hand_with_repeated_indices(ch12):
     grad = np.arange(10.0).reshape(5, 2)
     out = ch12.embedding_backward(grad, indices, 5)
     expected = [[0 + 4 + 8, 1 + 5 + 9], [0, 0], [2, 3], [6, 7], [0, 0]]
-    assert_close(out, expected, what="rows named several times must sum their gradients (scatter_add)")
+    assert_close(out, expected, what="dL/dweight: rows named several times must sum their gradients (scatter_add)")
 
 
 @pytest.mark.ex12_1
@@ -46,7 +46,7 @@ def test_embedding_backward_matches_torch(ch12, torch, data, num_embeddings, dim
     out = ch12.embedding_backward(grad, indices, num_embeddings)
     assert out.shape == (num_embeddings, dim), f"shape {out.shape}, expected {(num_embeddings, dim)}"
     assert_close(out, weight.grad.numpy(), what="dL/dweight (compared with torch's embedding)")
-    assert_close(out, _loop_reference(grad, indices, num_embeddings))
+    assert_close(out, _loop_reference(grad, indices, num_embeddings), what="dL/dweight (compared with a loop)")
 
 
 @pytest.mark.ex12_1
@@ -58,4 +58,5 @@ def test_embedding_backward_on_the_strict_backend(ch12, dtype):
     assert backend_of_array(out) == "strict", \
         "the result must live on the inputs' backend: allocate with xp = get_array_module(...)"
     assert out.dtype == dtype, f"dtype {out.dtype}, expected the gradient's {np.dtype(dtype)}"
-    assert_close(out, _loop_reference(grad, indices, 4), rtol=1e-5, atol=1e-6)
+    assert_close(out, _loop_reference(grad, indices, 4), rtol=1e-5, atol=1e-6,
+                 what="dL/dweight on the strict backend")

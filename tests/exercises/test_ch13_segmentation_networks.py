@@ -213,7 +213,9 @@ def test_mc_dropout_restores_the_modes(ch13, train):
     model = _net()
     model.train(train)
     ch13.mc_dropout_predict(model, minicnn.tensor(rng(2).normal(size=(1, 1, 5, 5))), T=2)
-    assert all(m.training == train for m in model.modules()), "restore every module's training flag"
+    wrong = [type(m).__name__ for m in model.modules() if m.training != train]
+    assert not wrong, f"the training flag of {', '.join(wrong)} is not restored to {train}: " \
+                      "restore every module's training flag"
 
 
 @pytest.mark.ex13_4
