@@ -283,3 +283,26 @@ def test_no_solution_trips_the_static_check():
     for exercise in registry.EXERCISES:
         source = (ROOT / "solutions" / f"{exercise.module}.py").read_text()
         assert static_check(source, exercise.id) is None, exercise.id
+
+
+#: Exercises whose concept minicnn itself does not implement (nothing to guard).
+NO_COUNTERPART = {"4.2", "6.1", "12.1"}
+
+
+def test_every_guarded_name_still_names_something_in_minicnn():
+    """A rename in the package must not silently open a shortcut: each exercise's forbidden names find
+    at least one object of minicnn (those without a counterpart are listed above)."""
+    import importlib
+    import pkgutil
+
+    import minicnn
+    from minicnn.course.judge.shortcuts import FORBIDDEN, _is_forbidden
+    for info in pkgutil.walk_packages(minicnn.__path__, "minicnn."):
+        if not info.name.startswith(("minicnn.course", "minicnn.__main__")):
+            importlib.import_module(info.name)
+    objects = [v for name, m in list(sys.modules.items()) if name.startswith("minicnn.")
+               and not name.startswith("minicnn.course") for v in vars(m).values()]
+    for exercise_id, names in FORBIDDEN.items():
+        found = any(_is_forbidden(v, names) for v in objects)
+        assert found or exercise_id in NO_COUNTERPART, f"{exercise_id}: none of {sorted(names)} is in minicnn"
+        assert not (found and exercise_id in NO_COUNTERPART), f"{exercise_id} has a counterpart now"

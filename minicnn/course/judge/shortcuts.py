@@ -47,7 +47,7 @@ _METRICS = {"confusion_matrix", "scores_from_confusion_matrix", "segmentation_sc
 
 #: exercise id -> names of minicnn objects its code must not use.
 FORBIDDEN = {
-    "1.1": _SOFTMAX, "1.2": {"one_hot", "_one_hot"},
+    "1.1": _SOFTMAX, "1.2": {"one_hot", "to_one_hot"},
     "2.1": {"unbroadcast"}, "2.2": {"Mul", "mul"}, "2.3": {"Div", "div"}, "2.4": {"Exp", "exp"},
     "2.5": {"Sum", "sum"}, "2.6": {"MatMul", "matmul", "bmm"}, "2.7": {"relative_error"},
     "2.8": {"numerical_gradient", "gradcheck"},
