@@ -9,7 +9,7 @@
   :mod:`minicnn.course.registry` (pyproject sets --strict-markers).
 * ``MINICNN_RESULTS=path.jsonl`` makes the run write, as it goes, every
   test's exercises, outcome and first line of failure (read by
-  :func:`minicnn.course.grade.read_results`).
+  :func:`minicnn.course.report.read_results`).
 * These tests are collected only when asked for by path
   (``pytest tests/exercises ...``): a plain ``pytest`` must not run them
   against the unsolved stubs.
