@@ -13,3 +13,4 @@ drawing, or a ``matplotlib.figure.Figure`` made without pyplot).
 from .graph import build_graph, record_gradient_norms, trace_modules  # noqa: F401
 from .drawing import GraphDrawing, draw_graph, draw_model  # noqa: F401
 from .gradflow import grad_norm_history, layer_grad_norms, parameter_grad_norms, plot_grad_flow  # noqa: F401
+from .gradcam import grad_cam, plot_grad_cam  # noqa: F401
