@@ -146,8 +146,11 @@ def test_svg_has_one_box_per_node_and_one_arrow_per_edge_and_saves(tmp_path):
 def test_layout_puts_every_edge_downwards_and_leaves_just_above_their_use():
     net = _small_cnn()
     graph = build_graph(net(minicnn.randn(1, 1, 6, 6)).sum(), module=net)
-    place = layered_layout(graph)
+    place, routes = layered_layout(graph)
     assert all(place[s][0] < place[d][0] for s, d in graph.edges)
+    # A long edge passes through one dummy per layer it crosses.
+    for k, (s, d) in enumerate(graph.edges):
+        assert [place[key][0] for key in routes[k]] == list(range(place[s][0] + 1, place[d][0]))
     linear_weight = next(n.index for n in graph.nodes if n.label == "4.weight")
     first_use = min(place[d][0] for s, d in graph.edges if s == linear_weight)
     assert place[linear_weight][0] == first_use - 1

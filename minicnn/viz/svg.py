@@ -5,9 +5,10 @@ layout here is the classic *layered* drawing of a directed acyclic graph
 (Sugiyama, Tagawa and Toda, 1981), in its simplest form:
 
 1. **Layers by longest path.** ``layer(v) = 1 + max(layer(u) for u -> v)`` (0 for
-   a node without inputs), so every arrow points down. A leaf (a weight) is then
-   moved down to just above the first op that uses it, instead of waiting at
-   the top with a long arrow.
+   a node without inputs), so every arrow points down. Then, from the output
+   back, every node moves down to just above its first consumer, so a weight
+   (and the transpose that prepares it) waits next to the op that uses it, not
+   at the top with a long arrow.
 2. **Order inside a layer by barycentres.** Sweeping down, each node is placed
    at the mean position of its inputs; sweeping up, at the mean position of its
    consumers. A few sweeps remove most crossings (the barycentre heuristic,
@@ -31,41 +32,62 @@ __all__ = ["layered_layout", "heat", "heat_color", "to_svg", "node_text"]
 # A perceptually ordered ramp (five anchor colours of viridis), dark (small) to bright (large).
 _RAMP = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
 _NO_GRADIENT = "#e8e8e8"
-_CHAR_W, _LINE_H, _PAD, _GAP_X, _GAP_Y = 7.0, 14.0, 8.0, 18.0, 42.0
+_CHAR_W, _LINE_H, _PAD, _GAP_X, _GAP_Y, _DUMMY_W = 7.0, 14.0, 8.0, 18.0, 42.0, 4.0
 
 
 def layered_layout(graph, sweeps=4):
-    """``{node index: (layer, position in layer)}`` by longest-path layering and barycentre ordering."""
+    """Layers and orders: ``(place, routes)``.
+
+    ``place`` maps each node index, and each *dummy* key, to ``(layer, position in layer)``;
+    ``routes[k]`` lists the dummies of edge k, top to bottom. An edge that spans several
+    layers gets one small dummy box in each layer it crosses (Sugiyama et al., 1981), so the
+    ordering routes it *around* the boxes instead of through them (U-Net's skip connections).
+    """
     preds = {n.index: [] for n in graph.nodes}
     succs = {n.index: [] for n in graph.nodes}
     for s, d in graph.edges:
         preds[d].append(s)
         succs[s].append(d)
     layer = {}
-    for i in topological_indices(graph):
+    order = topological_indices(graph)
+    for i in order:
         layer[i] = 1 + max((layer[p] for p in preds[i] if p in layer), default=-1)
-    for n in graph.nodes:                                     # sources: just above their first use
-        if not preds[n.index] and succs[n.index]:
-            layer[n.index] = max(0, min(layer[c] for c in succs[n.index]) - 1)
+    for i in reversed(order):          # then as late as possible: a weight just above its first use
+        later = [layer[c] for c in succs[i] if layer[c] > layer[i]]
+        if later:
+            layer[i] = min(later) - 1
+    # The layered graph: long edges become chains through dummies.
+    up = {i: [] for i in layer}
+    down = {i: [] for i in layer}
+    routes = {}
+    for k, (s, d) in enumerate(graph.edges):
+        chain = [("dummy", k, level) for level in range(layer[s] + 1, layer[d])]
+        routes[k] = chain
+        for key in chain:
+            layer[key], up[key], down[key] = key[2], [], []
+        path = [s] + chain + [d]
+        for a, b in zip(path, path[1:]):
+            up[b].append(a)
+            down[a].append(b)
     layers = {}
-    for n in graph.nodes:
-        layers.setdefault(layer[n.index], []).append(n.index)
+    for key in layer:
+        layers.setdefault(layer[key], []).append(key)
     rows = [layers[k] for k in sorted(layers)]
-    position = {i: p for row in rows for p, i in enumerate(row)}
+    position = {key: p for row in rows for p, key in enumerate(row)}
 
     def reorder(row, neighbours):
-        def barycentre(i):
-            near = neighbours[i]
-            return sum(position[j] for j in near) / len(near) if near else position[i]
-        row.sort(key=lambda i: (barycentre(i), position[i]))
-        position.update({i: p for p, i in enumerate(row)})
+        def barycentre(key):
+            near = neighbours[key]
+            return sum(position[j] for j in near) / len(near) if near else position[key]
+        row.sort(key=lambda key: (barycentre(key), position[key]))
+        position.update({key: p for p, key in enumerate(row)})
 
     for _ in range(sweeps):
         for row in rows[1:]:
-            reorder(row, preds)
+            reorder(row, up)
         for row in reversed(rows[:-1]):
-            reorder(row, succs)
-    return {i: (layer[i], position[i]) for i in position}
+            reorder(row, down)
+    return {key: (layer[key], position[key]) for key in position}, routes
 
 
 def heat(graph):
@@ -114,16 +136,29 @@ def _box_size(lines):
     return max(len(s) for s in lines) * _CHAR_W + 2 * _PAD, len(lines) * _LINE_H + _PAD
 
 
+def _edge_path(points):
+    """An SVG path through ``points``: vertical inside a dummy, S-curves between layers."""
+    d = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
+    for (ax, ay), (bx, by) in zip(points, points[1:]):
+        if ax == bx:
+            d += f" L{bx:.1f},{by:.1f}"
+        else:
+            bend = max((by - ay) / 2, 12)
+            d += f" C{ax:.1f},{ay + bend:.1f} {bx:.1f},{by - bend:.1f} {bx:.1f},{by:.1f}"
+    return d
+
+
 def to_svg(graph, title=None):
     """The SVG document (a string) of ``graph``: boxes, curved arrows and a colour legend."""
-    place = layered_layout(graph)
+    place, routes = layered_layout(graph)
     heats = heat(graph)
     texts = {n.index: node_text(n) for n in graph.nodes}
     sizes = {i: _box_size(t) for i, t in texts.items()}
     rows = {}
-    for i, (layer, pos) in place.items():
-        rows.setdefault(layer, []).append((pos, i))
-    row_heights = {k: max(sizes[i][1] for _, i in r) for k, r in rows.items()}
+    for key, (layer, pos) in place.items():
+        rows.setdefault(layer, []).append((pos, key))
+    row_heights = {k: max([sizes[i][1] for _, i in r if i in sizes], default=_LINE_H) for k, r in rows.items()}
+    sizes.update({key: (_DUMMY_W, row_heights[place[key][0]]) for key in place if key not in sizes})
     row_widths = {k: sum(sizes[i][0] for _, i in r) + _GAP_X * (len(r) - 1) for k, r in rows.items()}
     width = max(row_widths.values(), default=0) + 2 * _GAP_X
     top = _GAP_Y / 2 + (24 if title else 0)
@@ -131,9 +166,9 @@ def to_svg(graph, title=None):
     y = top
     for k in sorted(rows):
         x = (width - row_widths[k]) / 2
-        for _, i in sorted(rows[k]):
-            w, h = sizes[i]
-            xy[i] = (x, y, w, h)
+        for _, key in sorted(rows[k]):
+            w, h = sizes[key]
+            xy[key] = (x, y, w, h)
             x += w + _GAP_X
         y += row_heights[k] + _GAP_Y
     legend = 30 if heats else 0
@@ -145,14 +180,16 @@ def to_svg(graph, title=None):
            'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
     if title:
         out.append(f'<text x="{_GAP_X}" y="18" font-size="13">{escape(title)}</text>')
-    for s, d in graph.edges:
+    for k, (s, d) in enumerate(graph.edges):
         x0, y0, w0, h0 = xy[s]
         x1, y1, w1, _ = xy[d]
-        ax, ay, bx, by = x0 + w0 / 2, y0 + h0, x1 + w1 / 2, y1
-        bend = max((by - ay) / 2, 12)
-        out.append(f'<path class="edge" data-source="{s}" data-target="{d}" '
-                   f'd="M{ax:.1f},{ay:.1f} C{ax:.1f},{ay + bend:.1f} {bx:.1f},{by - bend:.1f} '
-                   f'{bx:.1f},{by:.1f}" fill="none" stroke="#555" marker-end="url(#arrow)"/>')
+        points = [(x0 + w0 / 2, y0 + h0)]
+        for key in routes[k]:
+            x, y, w, h = xy[key]
+            points += [(x + w / 2, y), (x + w / 2, y + h)]
+        points.append((x1 + w1 / 2, y1))
+        out.append(f'<path class="edge" data-source="{s}" data-target="{d}" d="{_edge_path(points)}" '
+                   'fill="none" stroke="#555" marker-end="url(#arrow)"/>')
     for n in graph.nodes:
         x, y, w, h = xy[n.index]
         t = heats.get(n.index)
