@@ -136,3 +136,20 @@ def test_plot_shows_each_map_over_its_image():
     assert len(fig.axes) == 6
     overlay = fig.axes[1].get_images()[1].get_array()
     np.testing.assert_allclose(overlay, maps["Grad-CAM"][0])
+
+
+def test_grad_cam_runs_on_every_backend(backend):
+    minicnn.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).to("float64")
+    x = np.random.default_rng(0).normal(size=(2, 1, 6, 6))
+    cam = viz.grad_cam(net, "2", x, target=1, normalize=False)
+    # The same map from the layer's output and its gradient, computed here with NumPy.
+    kept = {}
+    handle = net[2].register_forward_hook(lambda m, a, o: kept.setdefault("A", o.retain_grad()))
+    (net(minicnn.tensor(x))[:, 1]).sum().backward()
+    handle.remove()
+    A, dA = kept["A"].numpy(), kept["A"].grad.numpy()
+    expected = cam_from_activations_naive(A, dA)
+    assert isinstance(cam, np.ndarray)
+    np.testing.assert_allclose(cam, expected, rtol=1e-10, atol=1e-12)   # 6x6 -> 6x6: no resampling

@@ -11,7 +11,7 @@ def _positive_(model, seed=0):
     """Positive weights and biases: no path can cancel another, so the support is the whole field."""
     rng = np.random.default_rng(seed)
     for p in model.parameters():
-        p.data[...] = rng.uniform(0.1, 1.0, p.shape)
+        p.data[...] = p.xp.asarray(rng.uniform(0.1, 1.0, p.shape))
     return model
 
 
@@ -116,3 +116,10 @@ def test_plot_draws_the_theoretical_box():
     fig = viz.plot_receptive_fields({"conv": erf}, {"conv": box})
     rect = fig.axes[0].patches[0]
     assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == (2.5, 2.5, 3, 3)
+
+
+def test_receptive_fields_on_every_backend(backend):
+    model = _positive_(_stack((1, 2)))
+    erf = viz.effective_receptive_field(model, inputs=_positive_inputs((1, 1, 15, 15)))
+    assert isinstance(erf, np.ndarray) and viz.support_size(erf) == (7, 7)
+    assert viz.field_size(viz.theoretical_receptive_field(model, (1, 1, 15, 15))) == (7, 7)
