@@ -96,6 +96,11 @@ def test_effective_size_and_support():
     assert viz.effective_size(field, share=0.5) == 1
     assert viz.effective_size(field, share=1.0) == 3
     assert viz.support_size(np.zeros((3, 3))) == (0, 0)
+    assert viz.effective_size(np.zeros((3, 3))) == 0
+    # Two off-centre blobs: the best 2x2 window holds 3 of 4 units, the best 3x3 all of them.
+    field = np.zeros((6, 6))
+    field[0, 0], field[0, 1], field[1, 1], field[2, 2] = 1.0, 1.0, 1.0, 1.0
+    assert viz.effective_size(field, share=0.75) == 2 and viz.effective_size(field, share=1.0) == 3
 
 
 def test_global_pooling_sees_everything_and_errors_are_clear():

@@ -173,17 +173,23 @@ def support_size(field, threshold=0.0):
 
 
 def effective_size(field, share=0.95):
-    """Side of the smallest square centred on the field's peak that holds ``share`` of its total."""
+    """Side of the smallest square window (anywhere) that holds ``share`` of the field's total.
+
+    Window sums come from a summed-area table: ``S[i, j]`` = sum of ``field[:i, :j]``, so the
+    sum over rows i..i+s-1 and columns j..j+s-1 is ``S[i+s, j+s] - S[i, j+s] - S[i+s, j] + S[i, j]``.
+    """
     field = np.asarray(field, dtype=np.float64)
     total = field.sum()
     if total <= 0:
         return 0
-    pi, pj = np.unravel_index(np.argmax(field), field.shape)
-    for half in range(max(field.shape)):
-        window = field[max(pi - half, 0):pi + half + 1, max(pj - half, 0):pj + half + 1]
-        if window.sum() >= share * total:
-            return 2 * half + 1
-    return 2 * max(field.shape) - 1
+    table = np.zeros((field.shape[0] + 1, field.shape[1] + 1))
+    table[1:, 1:] = field.cumsum(axis=0).cumsum(axis=1)
+    for side in range(1, max(field.shape) + 1):
+        h, w = min(side, field.shape[0]), min(side, field.shape[1])
+        sums = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
+        if sums.max() >= share * total * (1 - 1e-12):
+            return side
+    return max(field.shape)
 
 
 def plot_receptive_fields(fields, theoretical=None, fig=None):
@@ -200,7 +206,7 @@ def plot_receptive_fields(fields, theoretical=None, fig=None):
     axes = np.atleast_1d(fig.subplots(1, len(fields)))
     for ax, (title, field) in zip(axes, fields.items()):
         field = np.asarray(field, dtype=np.float64)
-        shown = np.log10(np.where(field > 0, field / field.max(), np.nan))
+        shown = np.log10(np.where(field > 0, field / max(field.max(), 1e-300), np.nan))
         ax.imshow(shown, cmap="magma", vmin=-4, vmax=0, interpolation="nearest")
         label = f"{title}\neffective (95%): {effective_size(field)} px"
         if theoretical and title in theoretical:
