@@ -134,8 +134,9 @@ def test_plot_shows_each_map_over_its_image():
             "SE": np.random.default_rng(2).random((2, 8, 8))}
     fig = viz.plot_grad_cam(images, maps)
     assert len(fig.axes) == 6
-    overlay = fig.axes[1].get_images()[1].get_array()
-    np.testing.assert_allclose(overlay, maps["Grad-CAM"][0])
+    overlay = fig.axes[1].get_images()[1]
+    np.testing.assert_allclose(overlay.get_array(), maps["Grad-CAM"][0])
+    assert overlay.get_clim() == (maps["Grad-CAM"][0].min(), maps["Grad-CAM"][0].max())
 
 
 def test_grad_cam_runs_on_every_backend(backend):

@@ -142,7 +142,8 @@ def plot_grad_cam(images, maps, titles=None, fig=None, alpha=0.5):
     """Each image (C, H, W) or (H, W) in grey with one or more (H, W) maps over it, one row per image.
 
     ``maps``: a dict ``{column title: (N, H, W) array}`` (Grad-CAM, attention maps...),
-    or a single array. Returns a ``matplotlib.figure.Figure``.
+    or a single array. Each map is coloured from its own minimum (blue) to its maximum (red),
+    so an attention map in (0.9, 1) shows its pattern too. Returns a ``matplotlib.figure.Figure``.
     """
     from ..plots import _new_figure
 
@@ -157,8 +158,9 @@ def plot_grad_cam(images, maps, titles=None, fig=None, alpha=0.5):
         axes[row, 0].set_title(titles[row] if titles else "image", fontsize=8)
         for col, (name, m) in enumerate(maps.items(), start=1):
             axes[row, col].imshow(image, cmap="gray")
-            axes[row, col].imshow(np.asarray(m[row]), cmap="jet", alpha=alpha, vmin=0,
-                                  vmax=max(float(np.max(m[row])), 1e-12))
+            m_row = np.asarray(m[row], dtype=np.float64)          # each map on its own range
+            low, high = float(m_row.min()), float(m_row.max())
+            axes[row, col].imshow(m_row, cmap="jet", alpha=alpha, vmin=low, vmax=max(high, low + 1e-12))
             axes[row, col].set_title(name, fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
