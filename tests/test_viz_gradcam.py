@@ -32,6 +32,7 @@ def torch_grad_cam(torch, model, layer, x, classes, normalize=True):
 def _twins(torch):
     import reference_attention as RA
     import reference_models as RM
+    torch.manual_seed(0)
     resnet = models.resnet18(num_classes=4, in_channels=1, base_channels=4, small_input=True)
     torch_resnet = RA.randomize_(RM.torch_resnet("resnet18", num_classes=4, in_channels=1,
                                                  base_channels=4, small_input=True), seed=1)
