@@ -208,7 +208,8 @@ def plot_receptive_fields(fields, theoretical=None, fig=None):
         field = np.asarray(field, dtype=np.float64)
         shown = np.log10(np.where(field > 0, field / max(field.max(), 1e-300), np.nan))
         ax.imshow(shown, cmap="magma", vmin=-4, vmax=0, interpolation="nearest")
-        label = f"{title}\nhalf / 95 % of the influence within {effective_size(field, 0.5)} / {effective_size(field)} px"
+        half, most = effective_size(field, 0.5), effective_size(field, 0.95)
+        label = f"{title}\nhalf / 95 % of the influence within {half} / {most} px"
         if theoretical and title in theoretical:
             (top, bottom), (left, right) = theoretical[title]
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
