@@ -229,3 +229,31 @@ def test_draws_on_every_backend(backend):
     norms = [n.grad_norm for n in drawing.graph.nodes]
     assert norms[-1] == pytest.approx(1.0) and all(v is not None for v in norms)
     assert drawing.svg().startswith("<svg")
+
+
+def test_ops_reached_through_a_keyword_input_keep_their_own_module():
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Linear(2, 2)
+
+        def forward(self, x, gate=None):
+            return self.scale(x) * gate
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.make_gate = nn.Linear(2, 2)
+            self.block = Gated()
+
+        def forward(self, x):
+            return self.block(x, gate=self.make_gate(x).sigmoid())
+
+    net = Net()
+    with viz.trace_modules(net):
+        loss = net(minicnn.randn(3, 2)).sum()
+    boxes = {n.label: n for n in build_graph(loss, module=net, depth=1).nodes}
+    # The gate's Linear ops (tagged when make_gate returned) stay in make_gate. The sigmoid, made by
+    # Net itself and passed by keyword, is counted in block: hooks see positional inputs only.
+    assert boxes["make_gate"].count == 3 and boxes["block"].count == 4 + 1
+    assert (boxes["make_gate"].index, boxes["block"].index) in build_graph(loss, module=net, depth=1).edges

@@ -156,15 +156,27 @@ def _tag_ops(name, args, output):
         if id(node) in seen or id(node) in stop or not isinstance(node, Function):
             continue
         seen.add(id(node))
-        _SCOPES.setdefault(node, []).append(name)
+        scopes = _SCOPES.setdefault(node, [])
+        if scopes and not _inside(scopes[0], name):
+            continue        # made by an earlier call of another module (reached through a keyword input)
+        scopes.append(name)
         stack.extend(p for p in getattr(node, "next_functions", ()) if p is not None)
+
+
+def _inside(scope, name):
+    """Whether the module call ``scope`` (``decoder.0.conv``, ``pool#2``) lies inside the call ``name``."""
+    scope, name = scope.partition("#")[0], name.partition("#")[0]
+    return name == "" or scope == name or scope.startswith(name + ".")
 
 
 @contextlib.contextmanager
 def trace_modules(model):
     """Inside this block, every op created by a forward pass of ``model`` remembers its module's name.
 
-    The k-th call (k >= 2) of a module within the block is named ``name#k``.
+    The k-th call (k >= 2) of a module within the block is named ``name#k``. A module's ops are
+    those between its positional inputs and its output (forward hooks see positional inputs
+    only, as in torch); an untagged op that reaches it through a keyword argument is counted in
+    it too, while ops of modules that ran earlier keep their own module.
 
     Example::
 
