@@ -1,6 +1,8 @@
 """Receptive fields: the effective field's support against the analytic (theoretical) field."""
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minicnn
 from minicnn import models, nn, viz
@@ -35,6 +37,33 @@ def test_stack_of_convolutions_support_equals_the_recursion(dilations):
     assert viz.field_size(box) == (expected, expected)
     erf = viz.effective_receptive_field(model, inputs=_positive_inputs((2, 1, size, size)))
     assert viz.support_size(erf) == (expected, expected)
+    rows, cols = np.nonzero(erf)
+    assert (rows.min(), rows.max()) == box[0] and (cols.min(), cols.max()) == box[1]
+
+
+layer_specs = st.lists(st.tuples(st.sampled_from([1, 2, 3, 5]), st.integers(1, 3), st.integers(1, 2)),
+                       min_size=1, max_size=4)
+
+
+@given(layers=layer_specs, pooling=st.booleans())
+def test_any_chain_of_convolutions_and_pools_matches_the_recursion_and_the_measured_support(layers, pooling):
+    # Unpadded layers, so the centre output's field lies inside the image; positive weights, so
+    # the support of its gradient is the whole field.
+    modules = []
+    for k, d, s in layers:
+        modules.append(nn.Conv2d(1, 1, k, stride=s, dilation=d))
+    if pooling:
+        modules.append(nn.AvgPool2d(2))
+        layers = layers + [(2, 1, 2)]
+    model = _positive_(nn.Sequential(*modules).to("float64"))
+    kernels, dilations, strides = zip(*layers)
+    r = receptive_field(kernels, dilations, strides)[-1]
+    jump = int(np.prod(strides))
+    size = r + 2 * jump                                   # an output of 3 x 3: the centre is (1, 1)
+    box = viz.theoretical_receptive_field(model, (1, 1, size, size))
+    assert viz.field_size(box) == (r, r)
+    erf = viz.effective_receptive_field(model, inputs=_positive_inputs((1, 1, size, size)))
+    assert viz.support_size(erf) == (r, r)
     rows, cols = np.nonzero(erf)
     assert (rows.min(), rows.max()) == box[0] and (cols.min(), cols.max()) == box[1]
 
