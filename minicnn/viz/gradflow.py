@@ -1,10 +1,10 @@
 """Gradient flow: the norm of every layer's gradient at every training step, and its picture.
 
 A deep network trains badly when the gradients reaching its first layers are
-much smaller than those at its last ones (vanishing gradients, Hochreiter,
-1991; Bengio, Simard and Frasconi, 1994; Glorot and Bengio, 2010) or much
-larger (exploding). Batch normalisation (Ioffe and Szegedy, 2015) and residual
-connections (He et al., 2016) are two cures; the plot of the gradient norms per
+much smaller than those at its last ones (vanishing gradients: Hochreiter, 1991;
+Bengio et al., 1994; Glorot & Bengio, 2010) or much larger (exploding). Batch
+normalisation (Ioffe & Szegedy, 2015) and residual connections (He et al., 2016)
+are two cures; the plot of the gradient norms per
 layer over the steps shows whether they work.
 
 Recording is opt-in: ``Trainer(..., record_grad_norms=True)`` calls

@@ -22,7 +22,7 @@ order; the skip connections are shorter paths inside it. Operations written inli
 in a forward (``F.max_pool2d``) are not seen; global pooling makes the field the
 whole image.
 
-**Effective receptive field** (Luo, Li, Urtasun and Zemel, 2016): how much each
+**Effective receptive field** (Luo et al., 2016: Luo, Li, Urtasun and Zemel): how much each
 input pixel actually influences the centre output pixel, measured as the
 gradient
 

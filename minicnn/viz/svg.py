@@ -2,7 +2,7 @@
 
 Graphviz is a separate program that many students cannot install, so the
 layout here is the classic *layered* drawing of a directed acyclic graph
-(Sugiyama, Tagawa and Toda, 1981), in its simplest form:
+(Sugiyama et al., 1981: Sugiyama, Tagawa and Toda), in its simplest form:
 
 1. **Layers by longest path.** ``layer(v) = 1 + max(layer(u) for u -> v)`` (0 for
    a node without inputs), so every arrow points down. Then, from the output
