@@ -31,7 +31,7 @@ gradient
 (backward from a gradient that is 1 at the centre pixel of every output channel
 and 0 elsewhere). Luo et al. show that it is roughly Gaussian and occupies only a
 fraction of the theoretical field: the centre is reached by many more paths than
-the border. :func:`effective_size` reports the side of the centred square that
+the border. :func:`effective_size` reports the side of the smallest square that
 holds a given share of it.
 """
 from __future__ import annotations
