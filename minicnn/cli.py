@@ -1,6 +1,6 @@
 """The ``minicnn`` command line (also ``python -m minicnn``).
 
-    minicnn demo                       train a small attention U-Net on generated cells (about a minute)
+    minicnn demo                       train a small attention U-Net on generated cells (its time: README)
     minicnn train MODEL --dataset NAME --epochs N [--attention KIND] [--device gpu] [--metrics-out FILE]
     minicnn gradcheck [NAME ...]       compare every backward with numerical derivatives
 
@@ -273,9 +273,10 @@ def cmd_gradcheck(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,train,gradcheck,grade,make-exercises}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,train,gradcheck,grade,make-exercises,release}")
 
-    demo = sub.add_parser("demo", help="train a small attention U-Net on generated cells (about a minute)")
+    demo = sub.add_parser("demo", help="train a small attention U-Net on generated cells (a short run; "
+                                       "its measured time is in the README)")
     demo.add_argument("--out", default=os.path.join("outputs", "demo.png"),
                       help="where to write the figure (default outputs/demo.png)")
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
@@ -327,18 +328,31 @@ def build_parser():
     grade.add_argument("args", nargs=argparse.REMAINDER)
     grade.set_defaults(run=lambda args: _course("grade").main(args.args))
     make = sub.add_parser("make-exercises", add_help=False,
-                          help="regenerate exercises/ from solutions/ (--check: only compare)")
+                          help="regenerate exercises/ from solutions/ (--check: only compare; edited files are "
+                               "replaced only with --force, which keeps a .bak)")
     make.add_argument("args", nargs=argparse.REMAINDER)
     make.set_defaults(run=lambda args: _course("make_exercises").main(args.args))
+    release = sub.add_parser("release", add_help=False,
+                             help="write the student repository (no solutions) or the Gradescope bundle")
+    release.add_argument("args", nargs=argparse.REMAINDER)
+    release.set_defaults(run=lambda args: _course("release").main(args.args))
     return parser
 
 
-PASS_THROUGH = {"grade": "grade", "make-exercises": "make_exercises"}
+PASS_THROUGH = {"grade": "grade", "make-exercises": "make_exercises", "release": "release"}
 
 
 def _course(name):
+    """The course module ``name``; the instructor's tools are not in a student release: say so."""
     import importlib
-    return importlib.import_module(f"minicnn.course.{name}")
+    try:
+        return importlib.import_module(f"minicnn.course.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"minicnn.course.{name}":
+            raise
+        print(f"minicnn {name.replace('_', '-')}: an instructor's command, not part of this student "
+              "release (it needs the course repository with solutions/)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def main(argv=None):

@@ -128,14 +128,15 @@ def batch_norm_backward(grad_output, cache):
 
         dbeta  = sum of grad over (N, H, W)
         dgamma = sum of grad * x_hat over (N, H, W)
-        training:  dx = gamma inv_std / m  (m grad - dbeta - x_hat dgamma)     (m = N H W)
         eval:      dx = gamma inv_std grad            (mu and var are constants then)
-
-    The training formula is the chain rule through x_hat, mu and var collected
-    into one line: the mean and the variance depend on every entry of the
-    channel, which gives the two subtracted terms.
+        training:  derive it (notebook 5, "The backward pass"): the chain rule
+                   through x_hat, mu and var, collected into one line that uses
+                   grad, x_hat, gamma, inv_std, m = N H W and two sums over the
+                   channel. Over each channel your dx must sum to 0 and be
+                   orthogonal to x_hat (shifting or scaling a channel's input
+                   does not change x_hat).
     """
-    # BEGIN SOLUTION 5.6
+    # BEGIN SOLUTION 5.6 hint: three paths to each x (through x_hat, mu, var); find dL/dvar and dL/dmu, use sum(x - mu) = 0, rewrite x - mu as x_hat / inv_std; per channel dx sums to 0 and is orthogonal to x_hat
     x_hat, gamma, inv_std, training = cache
     axes = (0, 2, 3)
     dbeta = grad_output.sum(axis=axes)

@@ -197,7 +197,8 @@ def test_grader_reruns_the_exercises_cut_short_by_a_hanging_test(monkeypatch):
     calls = []
     collected = {"t.py::a": ["ex11_3"], "t.py::b": ["ex11_4"]}
 
-    def fake_run(test_file, markers, implementation, timeout, results_path, wall_limit, threads=None):
+    def fake_run(test_file, markers, implementation, timeout, results_path, wall_limit, threads=None,
+                 limits=None):
         calls.append(list(markers))
         events = [{"event": "collected", "tests": {n: m for n, m in collected.items() if m[0] in markers}}]
         if len(calls) == 1:   # the test of 11.3 starts and never ends; 11.4's never starts

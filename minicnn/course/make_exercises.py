@@ -15,17 +15,25 @@ registry's hint for that region). Each region, markers included, becomes
 at the indentation of its BEGIN line; everything else is copied verbatim,
 below a header saying where the file comes from.
 
-    python -m minicnn.course.make_exercises           # (re)write exercises/
+    python -m minicnn.course.make_exercises           # write the missing stubs; refuse to replace edited ones
+    python -m minicnn.course.make_exercises --force   # replace them too, keeping a backup of each
     python -m minicnn.course.make_exercises --check   # exit 1 if exercises/ is out of date
 
-(``minicnn make-exercises [--check]`` is the same command.)
+(``minicnn make-exercises [--check | --force]`` is the same command.)
+
+An exercise file that differs from its generated stub may hold a student's
+work, so it is never replaced silently: without ``--force`` the command
+names it and exits 1; with ``--force`` it first copies it to
+``exercises/<name>.bak`` (or ``<name>.<time>.bak`` when that exists).
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 from . import registry
@@ -117,25 +125,52 @@ def differences(solutions_dir: Path = SOLUTIONS_DIR, exercises_dir: Path = EXERC
     return problems
 
 
-def write(solutions_dir: Path = SOLUTIONS_DIR, exercises_dir: Path = EXERCISES_DIR) -> list:
-    """(Re)write the stubs; returns the names of the files that changed."""
+def backup_path(path: Path) -> Path:
+    """Where a file about to be replaced is copied: ``<name>.bak``, or ``<name>.<time>.bak`` if taken."""
+    path = Path(path)
+    candidate = path.with_name(path.name + ".bak")
+    if candidate.exists():
+        candidate = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+        number = 1
+        while candidate.exists():
+            candidate = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}-{number}.bak")
+            number += 1
+    return candidate
+
+
+def write(solutions_dir: Path = SOLUTIONS_DIR, exercises_dir: Path = EXERCISES_DIR, force: bool = False) -> dict:
+    """Write the stubs. A missing file is written; a file that differs from its stub is replaced only
+    with ``force``, after a backup copy. Returns ``{"written": [names], "refused": [names],
+    "backups": {name: backup path}}``."""
     exercises_dir = Path(exercises_dir)
     exercises_dir.mkdir(parents=True, exist_ok=True)
-    changed = []
+    report = {"written": [], "refused": [], "backups": {}}
     for name, text in generate(solutions_dir).items():
         path = exercises_dir / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            changed.append(name)
-    return changed
+        if path.exists() and path.read_text() == text:
+            continue
+        if path.exists():
+            if not force:
+                report["refused"].append(name)
+                continue
+            backup = backup_path(path)
+            shutil.copy2(path, backup)
+            report["backups"][name] = backup
+        path.write_text(text)
+        report["written"].append(name)
+    return report
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="minicnn make-exercises",
         description="Regenerate the exercise stubs in exercises/ from the marked regions in solutions/.")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if exercises/ differs from what would be generated")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if exercises/ differs from what would be generated")
+    mode.add_argument("--force", action="store_true",
+                      help="also replace exercise files that differ from their stub (edited by hand: "
+                           "a student's work?), after copying each to <name>.bak")
     parser.add_argument("--solutions-dir", type=Path, default=SOLUTIONS_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--exercises-dir", type=Path, default=EXERCISES_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -149,11 +184,20 @@ def main(argv=None) -> int:
                 return 1
             print(f"exercises/ is up to date ({len(generate(args.solutions_dir))} files).")
             return 0
-        changed = write(args.solutions_dir, args.exercises_dir)
+        report = write(args.solutions_dir, args.exercises_dir, force=args.force)
     except MarkerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(changed)} file(s) in exercises/" + (": " + ", ".join(changed) if changed else ""))
+    written = report["written"]
+    print(f"wrote {len(written)} file(s) in exercises/" + (": " + ", ".join(written) if written else ""))
+    for name, backup in report["backups"].items():
+        print(f"exercises/{name}: the previous version is kept in {backup}")
+    if report["refused"]:
+        for name in report["refused"]:
+            print(f"exercises/{name}: differs from its generated stub (edited by hand?); NOT overwritten")
+        print("Nothing was lost. To replace these files with fresh stubs (a backup copy of each is kept), "
+              "run `minicnn make-exercises --force`.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -141,5 +141,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=True,
         result.max_abs_error.append(float(absolute.max(initial=0.0)))
         result.passed.append(ok)
     if raise_exception and not result.ok:
-        raise AssertionError("gradient check failed\n" + result.table())
+        wrong = [f"{name} (largest relative error {rel:.3g})"
+                 for name, rel, ok in zip(result.names, result.max_rel_error, result.passed) if not ok]
+        raise AssertionError("gradient check failed: the gradient of " + ", of ".join(wrong)
+                             + " disagrees with central differences\n" + result.table())
     return result

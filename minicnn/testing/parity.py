@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compare import assert_matches
+
 from ..backend import to_numpy
 from ..tensor import Tensor
 
@@ -35,7 +37,7 @@ def _compare(name, ours, theirs, rtol, atol):
         else np.asarray(theirs, dtype=np.float64)
     if ours.shape != theirs.shape:
         raise AssertionError(f"{name}: minicnn shape {ours.shape} != torch shape {theirs.shape}")
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=f"{name} differs from torch")
+    assert_matches(f"{name} (compared with torch)", ours, theirs, rtol=rtol, atol=atol)
 
 
 def assert_parity(mc_fn, torch_fn, arrays, dtype=np.float64, requires_grad=None, seed=0,

@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -25,6 +24,9 @@ from pathlib import Path
 import pytest
 
 from minicnn.course import registry
+from minicnn.course.judge.peer import WorkerFailure
+from minicnn.course.judge.sandbox import Limits, Worker, become_subreaper, end_descendants
+from minicnn.course.judge.shortcuts import static_check
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -56,6 +58,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    become_subreaper()      # whatever a worker leaves behind comes back to the judge, to be ended
     for exercise in registry.EXERCISES:
         config.addinivalue_line("markers", f"{exercise.marker}: exercise {exercise.id}, {exercise.title}")
     # A stub's @st.composite strategy raises before it draws; Hypothesis warns about that.
@@ -83,33 +86,71 @@ def implementation_dir(config) -> Path:
     return Path(choice).resolve()
 
 
-# --------------------------------------------------------------------------- loading student code
-_loaded = {}
+# --------------------------------------------------------------------------- student code: in workers
+class _Workers:
+    """One worker process per exercise (see minicnn.course.judge): the test, its references and its
+    Hypothesis run here, in the judge; the student's code runs only in the worker, reached through
+    proxies. A worker lives while the tests of its exercise run, and is ended (with everything it
+    started) when the next exercise begins and at the end of the session."""
 
+    def __init__(self):
+        self.current = None              # (exercise id, folder, Worker)
+        self.modules = {}                # (exercise id, folder, file) -> module proxy
+        self.file_failures = {}          # (folder, file) -> message: the file failed at import
 
-def load_module(directory: Path, name: str):
-    """Import ``directory/name.py`` once (a fresh module object per folder); fail the test if it
-    does not import."""
-    path = directory / f"{name}.py"
-    key = str(path)
-    if key not in _loaded:
-        module_name = f"_graded_{directory.name}_{name}"
+    def module(self, exercise_id, directory: Path, name: str):
+        key = (exercise_id, str(directory), name)
+        if key in self.modules:
+            worker = self.current[2]
+            if worker.peer.failure is not None:
+                pytest.fail(f"{worker.peer.failure}", pytrace=False)
+            return self.modules[key]
+        path = directory / f"{name}.py"
+        where = f"{path.parent.name}/{path.name}"
+        failed = self.file_failures.get((str(directory), name))
+        if failed:
+            pytest.fail(failed, pytrace=False)
+        if not path.exists():
+            pytest.fail(f"{where} does not exist", pytrace=False)
+        shortcut = static_check(path.read_text(encoding="utf-8", errors="replace"), exercise_id, str(path))
+        if shortcut:
+            pytest.fail(f"ShortcutError: {shortcut}", pytrace=False)
+        self.close()
+        worker = Worker(exercise_id, directory, limits_from_environment())
+        self.current = (exercise_id, str(directory), worker)
         try:
-            if not path.exists():
-                raise FileNotFoundError(f"{path} does not exist")
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-            _loaded[key] = module
+            module = worker.load(name)
+        except WorkerFailure as exc:
+            self.file_failures[(str(directory), name)] = f"{where} does not import: {exc}"
+            pytest.fail(self.file_failures[(str(directory), name)], pytrace=False)
         except Exception as exc:  # SyntaxError, ImportError, NameError at import time, ...
-            sys.modules.pop(module_name, None)
-            _loaded[key] = exc
-    value = _loaded[key]
-    if isinstance(value, Exception):
-        pytest.fail(f"{path.parent.name}/{path.name} does not import: {type(value).__name__}: {value}",
-                    pytrace=False)
-    return value
+            self.file_failures[(str(directory), name)] = \
+                f"{where} does not import: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            pytest.fail(self.file_failures[(str(directory), name)], pytrace=False)
+        self.modules[key] = module
+        return module
+
+    def close(self):
+        if self.current is not None:
+            self.current[2].close()
+            self.current = None
+            self.modules.clear()
+
+
+_workers = _Workers()
+
+
+def limits_from_environment() -> Limits:
+    """The worker's limits, set by ``minicnn grade`` through MINICNN_LIMITS (JSON) in the judge's
+    environment (the worker never sees it)."""
+    return Limits(**json.loads(os.environ.get("MINICNN_LIMITS", "{}")))
+
+
+def exercise_of(item) -> str:
+    markers = [m.name for m in item.iter_markers() if m.name in _MARKERS]
+    if len(markers) != 1:
+        raise RuntimeError(f"{item.nodeid}: a graded test carries exactly one exercise marker, not {markers}")
+    return _BY_MARKER[markers[0]]
 
 
 @pytest.fixture(scope="session")
@@ -119,13 +160,25 @@ def impl_dir(request):
 
 
 @pytest.fixture
-def load(impl_dir):
-    """``load("ch03_convolution")``: the graded module (exercises/ or solutions/)."""
-    return lambda name: load_module(impl_dir, name)
+def load(impl_dir, request):
+    """``load("ch03_convolution")``: the graded module, as a proxy of the module in the worker of this
+    test's exercise."""
+    exercise_id = exercise_of(request.node)
+    return lambda name: _workers.module(exercise_id, impl_dir, name)
+
+
+def pytest_sessionfinish(session):
+    _workers.close()
+    end_descendants()
 
 
 # --------------------------------------------------------------------------- results for the grader
+_PREFIXES = ("Failed: ", "minicnn.course.judge.peer.WorkerFailure: ", "WorkerFailure: ",
+             "minicnn.course.judge.shortcuts.ShortcutError: ", "AssertionError: ")
+
+
 def _first_line(report) -> str:
+    """The summary of a failure: the first line of its message, without exception-type clutter."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # skips: (file, line, reason)
         text = str(longrepr[2])
@@ -134,7 +187,23 @@ def _first_line(report) -> str:
         text = crash.message if crash is not None else str(longrepr)
     lines = [line for line in text.strip().splitlines() if line.strip()]
     first = lines[0].strip() if lines else ""
-    return first[len("Failed: "):] if first.startswith("Failed: ") else first
+    for prefix in _PREFIXES:
+        if first.startswith(prefix):
+            first = first[len(prefix):]
+    return first
+
+
+def _details(report, limit=80) -> str:
+    """The useful part of a failure for the student: the error lines (what is wrong, where, the
+    falsifying example Hypothesis found), without the judge's own traceback."""
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [line[1:].strip() if line.startswith("E") else None for line in text.splitlines()]
+    kept = [line for line in lines if line is not None]
+    if not kept:
+        kept = [line for line in text.splitlines() if line.strip()][-limit:]
+    if len(kept) > limit:
+        kept = kept[:limit] + [f"... ({len(kept) - limit} more lines)"]
+    return "\n".join(kept)
 
 
 class _ResultsRecorder:
@@ -168,8 +237,10 @@ class _ResultsRecorder:
         self.write(event="start", nodeid=nodeid)
 
     def pytest_runtest_logreport(self, report):
+        failed = report.outcome != "passed"
         self.write(event="report", nodeid=report.nodeid, when=report.when, outcome=report.outcome,
-                   message=_first_line(report) if report.outcome != "passed" else "")
+                   message=_first_line(report) if failed else "",
+                   details=_details(report) if report.outcome == "failed" else "")
 
     def pytest_sessionfinish(self, session):
         self.write(event="finish")
@@ -177,3 +248,4 @@ class _ResultsRecorder:
 
 
 _MARKERS = {e.marker for e in registry.EXERCISES}
+_BY_MARKER = {e.marker: e.id for e in registry.EXERCISES}

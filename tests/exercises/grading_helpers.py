@@ -6,6 +6,7 @@ from hypothesis import Phase, settings
 
 from minicnn.backend import to_backend, to_numpy
 from minicnn.tensor import Tensor
+from minicnn.testing.compare import assert_matches
 from minicnn.testing import strategies  # noqa: F401  (registers the "grading" profile)
 
 #: Deterministic examples: every student's code meets the same inputs. No "explain" phase: it
@@ -43,8 +44,7 @@ def assert_close(ours, expected, rtol=1e-7, atol=1e-9, what="result"):
     if ours is None:
         raise AssertionError(f"{what}: got None")
     ours, expected = host(ours), host(expected)
-    assert ours.shape == expected.shape, f"{what}: shape {ours.shape}, expected {expected.shape}"
-    np.testing.assert_allclose(ours, expected, rtol=rtol, atol=atol, err_msg=f"{what} is wrong")
+    assert_matches(what, ours, expected, rtol=rtol, atol=atol)
 
 
 def rng(seed=0):

@@ -39,6 +39,13 @@ def _torch_max_pool(torch, x, k, s):
     return torch.nn.functional.max_pool2d(torch.tensor(x), k, stride=s, return_indices=True)
 
 
+def assert_int64_indices(indices):
+    """The indices are int64, as PyTorch's ``return_indices`` (int32 overflows beyond 2**31 pixels,
+    and a float dtype cannot index)."""
+    dtype = getattr(indices, "dtype", None)
+    assert dtype == np.int64, f"indices dtype: {dtype}, expected int64 (PyTorch's return_indices convention)"
+
+
 # --------------------------------------------------------------------------- 5.1 max pool forward
 @pytest.mark.ex5_1
 @graded(max_examples=12)
@@ -49,6 +56,7 @@ def test_max_pool_forward_matches_torch_and_minicnn(ch5, torch, data, case):
     out, indices = ch5.max_pool2d_forward(x, k, s)
     expected, expected_indices = _torch_max_pool(torch, x, k, s)
     assert_close(out, expected, what="max pooling output")
+    assert_int64_indices(indices)
     assert_close(indices, expected_indices, rtol=0, atol=0, what="indices (flat h * W + w in the input plane)")
     assert_close(out, max_pool2d_naive(x, k, s)[0])
 
@@ -58,6 +66,7 @@ def test_max_pool_forward_default_stride_and_strict(ch5):
     x = np.random.default_rng(0).permutation(2 * 3 * 6 * 4).reshape(2, 3, 6, 4).astype(np.float64)
     out, indices = ch5.max_pool2d_forward(to_backend(x, "strict"), 2)
     assert backend_of_array(out) == "strict" and backend_of_array(indices) == "strict"
+    assert_int64_indices(indices)
     y, i = max_pool2d_naive(x, 2)
     assert_close(out, y)
     assert_close(indices, i, rtol=0, atol=0)

@@ -144,8 +144,15 @@ def test_confusion_matrix_strict_backend_and_shape_check(ch11):
     cm = ch11.confusion_matrix(to_backend(pred, "strict"), to_backend(target, "strict"), 3)
     assert backend_of_array(cm) == "strict", "count on the labels' backend (xp.bincount)"
     assert_close(cm, [[1, 0, 0], [0, 0, 1], [0, 1, 1]])
-    with pytest.raises(ValueError):
-        ch11.confusion_matrix(pred, target[:1], 3)
+    # Shapes that differ must raise, also when the flattened arrays would still combine: the same
+    # number of pixels in another layout, or one label that broadcasts silently.
+    for bad_target in (target[:1], target.reshape(4), target.reshape(1, 4), target[:1, :1].reshape(1)):
+        try:
+            ch11.confusion_matrix(pred, bad_target, 3)
+        except ValueError:
+            continue
+        raise AssertionError(f"confusion_matrix: prediction of shape {pred.shape} and target of shape "
+                             f"{bad_target.shape} must raise ValueError (the shapes differ), got a result")
 
 
 # --------------------------------------------------------------------------- 11.4 scores
