@@ -41,6 +41,7 @@ from . import random as mc_random
 from .autograd import no_grad
 from .backend import backend_of_device
 from .tensor import Tensor
+from .viz.gradflow import parameter_grad_norms
 
 __all__ = ["Trainer"]
 
@@ -83,11 +84,15 @@ class Trainer:
         checkpoint_dir: if given, ``<checkpoint_dir>/last.npz`` is written after every epoch.
         ignore_index: target value left out of the segmentation metrics.
         progress: show a tqdm progress bar (``TQDM_DISABLE=1`` also turns it off).
+        record_grad_norms: after every ``backward``, record each parameter's gradient norm
+            (``minicnn.viz.gradflow.parameter_grad_norms``); each history line then holds
+            ``"grad_norms": {parameter name: [one norm per step of that epoch]}``, which
+            ``minicnn.viz.plot_grad_flow(trainer)`` draws.
     """
 
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader=None, scheduler=None,
                  metrics="segmentation", num_classes=None, device="cpu", checkpoint_dir=None,
-                 ignore_index=None, progress=True):
+                 ignore_index=None, progress=True, record_grad_norms=False):
         if metrics not in METRICS:
             raise ValueError(f"Trainer: metrics must be one of {METRICS}, got {metrics!r}")
         self.backend = backend_of_device(device)   # raises a clear error for an unknown device
@@ -103,6 +108,8 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.ignore_index = ignore_index
         self.progress = progress
+        self.record_grad_norms = record_grad_norms
+        self.epoch_grad_norms = None   # {name: [norms]} of the last epoch, when recording
         self.epoch = 0          # epochs completed
         self.history = []       # one dict per epoch
 
@@ -133,6 +140,7 @@ class Trainer:
         """One pass over the training data; returns the mean training loss."""
         self.model.train()
         total, count = 0.0, 0
+        norms = {} if self.record_grad_norms else None
         bar = self._bar(self.train_loader, len(self.train_loader), f"epoch {self.epoch + 1} train")
         for batch in bar:
             input, target, *extra = self._split(batch)
@@ -140,12 +148,16 @@ class Trainer:
             output = self.model(input)
             loss = self.loss_fn(output, target, *extra)
             loss.backward()
+            if norms is not None:
+                for name, value in parameter_grad_norms(self.model).items():
+                    norms.setdefault(name, []).append(value)
             self.optimizer.step()
             n = len(input)
             total += loss.item() * n
             count += n
             bar.set_postfix(loss=f"{total / count:.4f}")
         bar.close()
+        self.epoch_grad_norms = norms
         return total / max(count, 1)
 
     def evaluate(self, loader=None):
@@ -189,7 +201,8 @@ class Trainer:
         After resuming from a checkpoint of epoch 2, ``fit(5)`` runs epochs 3, 4 and 5.
         Each history entry holds ``epoch``, ``lr`` (used in that epoch),
         ``train_loss`` and, with a validation loader, ``val_loss`` and
-        ``val_<metric>`` for every metric (per-class arrays become lists).
+        ``val_<metric>`` for every metric (per-class arrays become lists); with
+        ``record_grad_norms``, also ``grad_norms``.
         """
         from tqdm.auto import tqdm
 
@@ -201,6 +214,8 @@ class Trainer:
         for _ in epochs_bar:
             record = {"epoch": self.epoch + 1, "lr": self.learning_rate()}
             record["train_loss"] = self.train_one_epoch()
+            if self.record_grad_norms:
+                record["grad_norms"] = self.epoch_grad_norms
             if self.val_loader is not None:
                 for key, value in self.evaluate().items():
                     record["val_" + key] = value.tolist() if isinstance(value, np.ndarray) else value
