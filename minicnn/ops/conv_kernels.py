@@ -94,17 +94,20 @@ def conv2d_input_grad_full(grad, weight, input_size, padding, dilation, groups):
     grad is padded by d (k - 1) - p on each side, so that the result has the
     input's size; im2col + one matmul, with columns of C_out * kH * kW rows.
     """
-    h_out, w_out = grad.shape[2:]
-    k_h, k_w = weight.shape[2:]
-    (height, width), (d_h, d_w) = input_size, dilation
-    top, _, left, _ = padding
-    # pad grad so that it has height + d_h (k_h - 1) rows, the first d_h (k_h - 1) - top of them zeros
-    full_top, full_left = d_h * (k_h - 1) - top, d_w * (k_w - 1) - left
-    grad_pad = pad2d(grad, (full_top, height + d_h * (k_h - 1) - h_out - full_top,
-                            full_left, width + d_w * (k_w - 1) - w_out - full_left))
+    grad_pad = pad2d(grad, full_padding(grad.shape[2:], weight.shape[2:], input_size, padding, dilation))
     grad_x, _ = conv2d_forward_kernel(grad_pad, flip_weight(weight, groups), (1, 1), dilation, groups,
-                                      (height, width))
+                                      tuple(input_size))
     return grad_x
+
+
+def full_padding(out_size, kernel_size, input_size, padding, dilation):
+    """The (top, bottom, left, right) padding of grad for the "full" convolution: grad then has
+    height + d_h (k_h - 1) rows, the first d_h (k_h - 1) - top of them zeros (and so for columns)."""
+    (h_out, w_out), (k_h, k_w), (height, width), (d_h, d_w) = out_size, kernel_size, input_size, dilation
+    top, _, left, _ = padding
+    full_top, full_left = d_h * (k_h - 1) - top, d_w * (k_w - 1) - left
+    return (full_top, height + d_h * (k_h - 1) - h_out - full_top,
+            full_left, width + d_w * (k_w - 1) - w_out - full_left)
 
 
 def conv2d_input_grad_col2im(grad, weight, input_size, stride, padding, dilation, groups, grad_mat=None):

@@ -40,7 +40,7 @@ in chunks of images.
 """
 from ..backend import get_array_module
 from .conv_kernels import (channels_first, conv2d_columns, conv2d_forward_kernel, conv2d_grad_weight_kernel,
-                           flip_weight)
+                           flip_weight, full_padding)
 from .im2col import col2im, crop2d, pad2d
 
 __all__ = []  # machinery for conv.py and conv_transpose.py, not user functions
@@ -118,15 +118,9 @@ def input_grad_method(stride, c_out, c_in):
 
 def input_grad_full(grad, weight, input_size, padding, dilation, groups, chunk_bytes=None):
     """conv_kernels.conv2d_input_grad_full in chunks of images: conv2d(grad padded, rot180(W)^T)."""
-    h_out, w_out = grad.shape[2:]
-    k_h, k_w = weight.shape[2:]
-    (height, width), (d_h, d_w) = input_size, dilation
-    top, _, left, _ = padding
-    full_top, full_left = d_h * (k_h - 1) - top, d_w * (k_w - 1) - left
-    grad_pad = pad2d(grad, (full_top, height + d_h * (k_h - 1) - h_out - full_top,
-                            full_left, width + d_w * (k_w - 1) - w_out - full_left))
+    grad_pad = pad2d(grad, full_padding(grad.shape[2:], weight.shape[2:], input_size, padding, dilation))
     return conv2d_forward_chunked(grad_pad, flip_weight(weight, groups), (1, 1), dilation, groups,
-                                  (height, width), chunk_bytes)
+                                  tuple(input_size), chunk_bytes)
 
 
 def input_grad_col2im(grad, weight, input_size, stride, padding, dilation, groups, chunk_bytes=None):
