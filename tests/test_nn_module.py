@@ -259,3 +259,10 @@ def test_dropout2d_drops_whole_channels():
     per_channel = out.reshape(8, 16, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
     assert 0.3 < (per_channel == 0).all(-1).mean() < 0.7
+
+
+def test_load_state_dict_takes_torch_tensors_as_its_docstring_says(torch):
+    theirs = torch.nn.Conv2d(2, 3, 3).double()
+    ours = nn.Conv2d(2, 3, 3).to("float64")
+    ours.load_state_dict(theirs.state_dict())
+    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.detach().numpy())

@@ -300,6 +300,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
+            if hasattr(value, "detach") and hasattr(value, "numpy") and not hasattr(value, "_is_minicnn_tensor"):
+                value = value.detach().cpu().numpy()          # a torch tensor
             if isinstance(value, str) or (hasattr(value, "dtype") and value.dtype.kind not in "biuf"):
                 problems.append(f'While copying the parameter named "{key}", expected an array of numbers '
                                 f"from the checkpoint but received {value!r:.60} (strings are not parsed)")
