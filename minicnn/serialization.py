@@ -53,8 +53,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
-import socket
 import stat
 import zipfile
 import zlib
@@ -62,6 +60,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .atomic_file import create_temporary, fsync_directory, remove_stale_temporaries
 from .backend import to_numpy
 
 __all__ = ["save", "load"]
@@ -195,8 +194,8 @@ def save(obj, path):
         raise IsADirectoryError(f"minicnn.save: {os.fspath(path)!r} is a folder; give a file name")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"minicnn.save: the folder {directory!r} of {os.fspath(path)!r} does not exist")
-    _remove_stale_temporaries(directory, os.path.basename(target))
-    tmp, fd = _create_temporary(directory, os.path.basename(target), os.fspath(path))
+    remove_stale_temporaries(directory, os.path.basename(target))
+    tmp, fd = create_temporary(directory, os.path.basename(target), os.fspath(path))
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -209,61 +208,7 @@ def save(obj, path):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    _fsync_directory(directory)
-
-
-def _temporary_prefix(name):
-    return f".{name}.{socket.gethostname()}."
-
-
-def _create_temporary(directory, name, shown):
-    """A new temporary file beside the target, created as ``open(..., "wb")`` would (0666 minus the umask)."""
-    tmp = os.path.join(directory, f"{_temporary_prefix(name)}{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except PermissionError:
-        raise PermissionError(f"minicnn.save: cannot write {shown!r}: no permission to create files in "
-                              f"{directory!r}") from None
-
-
-def _remove_stale_temporaries(directory, name):
-    """Remove temporary files left by killed saves of ``name`` (same machine, process gone)."""
-    prefix = _temporary_prefix(name)
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return
-    for entry in entries:
-        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
-            continue
-        pid = entry[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
-            try:
-                os.remove(os.path.join(directory, entry))
-            except OSError:
-                pass
-
-
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)      # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass                 # it exists (another user's), or we cannot tell: keep its file
-    return True
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); harmless to skip where directories can't be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    fsync_directory(directory)
 
 
 # --------------------------------------------------------------------------- load

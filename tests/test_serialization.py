@@ -2,6 +2,7 @@
 import io
 import math
 import os
+import socket
 import pickle
 from collections import OrderedDict
 
@@ -432,7 +433,7 @@ def test_temporary_files_of_killed_saves_are_removed_by_the_next_save(tmp_path):
     left = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
     assert len(left) == 1 and os.path.getsize(tmp_path / left[0]) > 1 << 20   # the 2nd removed the 1st's
     assert minicnn.load(path)["epoch"] == 1                          # the old checkpoint is intact
-    mine = tmp_path / f".ckpt.npz.{serialization.socket.gethostname()}.{os.getpid()}.live.tmp"
+    mine = tmp_path / f".ckpt.npz.{socket.gethostname()}.{os.getpid()}.live.tmp"
     mine.write_bytes(b"a save in progress")                          # a running process's file stays
     minicnn.save({"epoch": 2}, path)
     assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", mine.name])
